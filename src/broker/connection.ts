@@ -1,0 +1,80 @@
+import amqp, { type AmqpConnectionManager } from 'amqp-connection-manager';
+import { EventEmitter } from 'node:events';
+import { redactText, redactUrl } from './urls.ts';
+
+export interface BrokerConnectionOptions {
+  /** One URL, or several nodes of a cluster (tried in turn). */
+  urls: string[];
+  /** Shown in the management UI's connection list. @defaultValue 'warren' */
+  name?: string;
+  /** @defaultValue 10 */
+  heartbeatSeconds?: number;
+  /** Delay between reconnect attempts. @defaultValue 1 */
+  reconnectSeconds?: number;
+}
+
+export interface ConnectionState {
+  connected: boolean;
+  /** Set while the broker has blocked publishing (memory or disk alarm). */
+  blocked: string | undefined;
+  /** The node we are connected to, password redacted. */
+  url: string | undefined;
+}
+
+/**
+ * One long-lived, self-healing AMQP connection. Producers and workers each
+ * make their own, so a publisher blocked by a memory alarm never stalls the
+ * acks of a consumer. Tracks the connected / blocked state that readiness
+ * checks and fail-fast publishing read synchronously.
+ */
+export class BrokerConnection extends EventEmitter {
+  readonly manager: AmqpConnectionManager;
+  private readonly current: ConnectionState = { connected: false, blocked: undefined, url: undefined };
+  private closing: Promise<void> | undefined;
+
+  constructor(options: BrokerConnectionOptions) {
+    super();
+    this.manager = amqp.connect(options.urls, {
+      heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
+      reconnectTimeInSeconds: options.reconnectSeconds ?? 1,
+      connectionOptions: { clientProperties: { connection_name: options.name ?? 'warren' } },
+    });
+    this.manager.on('connect', ({ url }) => {
+      this.current.connected = true;
+      this.current.blocked = undefined;
+      this.current.url = typeof url === 'string' ? redactUrl(url) : undefined;
+      this.emit('state', this.state);
+    });
+    this.manager.on('disconnect', ({ err }) => {
+      this.current.connected = false;
+      this.current.blocked = undefined;
+      this.emit('state', this.state, err ? redactText(err.message) : undefined);
+    });
+    this.manager.on('connectFailed', ({ err }) => {
+      this.emit('connectFailed', redactText(err.message));
+    });
+    this.manager.on('blocked', ({ reason }) => {
+      this.current.blocked = reason || 'blocked';
+      this.emit('state', this.state);
+    });
+    this.manager.on('unblocked', () => {
+      this.current.blocked = undefined;
+      this.emit('state', this.state);
+    });
+  }
+
+  get state(): ConnectionState {
+    return { ...this.current };
+  }
+
+  /** Resolves once connected; rejects after `timeoutMs`. */
+  async waitForConnect(timeoutMs = 10_000): Promise<void> {
+    await this.manager.connect({ timeout: timeoutMs });
+  }
+
+  /** Safe to call more than once; every call gets the same promise. */
+  close(): Promise<void> {
+    this.closing ??= this.manager.close().catch(() => undefined);
+    return this.closing;
+  }
+}

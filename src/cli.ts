@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { redactText } from './broker/urls.ts';
+import { registerDlqCommands } from './cli/dlq.ts';
+import { registerDoctorCommand } from './cli/doctor.ts';
+import { CliExit, EXIT } from './cli/exit.ts';
+import { registerServeCommand } from './cli/serve.ts';
+import { registerTopologyCommands } from './cli/topology.ts';
+import { registerUpCommands } from './cli/up.ts';
+import { registerWorkerCommand } from './cli/worker.ts';
+import { BrokerUnavailableError, TopologyError } from './errors.ts';
+
+const program = new Command('warren')
+  .description('Job processing on RabbitMQ: topology as code, REST enqueue, effect-once workers, DLQ replay')
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError();
+
+registerTopologyCommands(program);
+registerServeCommand(program);
+registerWorkerCommand(program);
+registerDlqCommands(program);
+registerUpCommands(program);
+registerDoctorCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = exitCodeFor(error);
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version are successes; bad flags are invalid input.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+  }
+  if (error instanceof CliExit) {
+    if (error.message) process.stderr.write(`${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof TopologyError) {
+    process.stderr.write(`${error.message}\n`);
+    return EXIT.invalid;
+  }
+  const message = redactText(error instanceof Error ? error.message : String(error));
+  process.stderr.write(`warren: ${message}\n`);
+  return error instanceof BrokerUnavailableError ? EXIT.unreachable : EXIT.failure;
+}

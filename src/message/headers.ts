@@ -1,0 +1,131 @@
+/**
+ * The `x-warren-*` headers: the message conventions of DESIGN.md in one
+ * place. Pure builders and readers, shared by the producer, the worker and
+ * DLQ replay, so a header is named and parsed in exactly one spot.
+ */
+
+export const HEADERS = {
+  /** 1 on first delivery; the worker's own count (never `x-death`, which RabbitMQ 3.13+ ignores from clients). */
+  attempt: 'x-warren-attempt',
+  orderingKey: 'x-warren-ordering-key',
+  /** ISO time the producer first accepted the job. */
+  firstSeenAt: 'x-warren-first-seen-at',
+  /** Where the job was first published, so a DLQ message can go back. */
+  originExchange: 'x-warren-origin-exchange',
+  originRoutingKey: 'x-warren-origin-routing-key',
+  /** How many times DLQ replay has republished this job. */
+  replays: 'x-warren-replays',
+  /** Set on dead-lettering: why, and the failure context. */
+  reason: 'x-warren-reason',
+  errorClass: 'x-warren-error-class',
+  errorMessage: 'x-warren-error-message',
+  errorStack: 'x-warren-error-stack',
+  attempts: 'x-warren-attempts',
+  worker: 'x-warren-worker',
+  consumer: 'x-warren-consumer',
+  failedAt: 'x-warren-failed-at',
+  firstFailedAt: 'x-warren-first-failed-at',
+} as const;
+
+export type DeadLetterReason = 'malformed' | 'invalid-payload' | 'non-retryable' | 'attempts-exhausted' | 'timeout';
+
+export type HeaderValue = string | number | boolean | undefined;
+export type Headers = Record<string, unknown>;
+
+/** Headers the producer puts on a new job. */
+export function jobHeaders(input: {
+  exchange: string;
+  routingKey: string;
+  orderingKey?: string | undefined;
+  now: Date;
+}): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    [HEADERS.attempt]: 1,
+    [HEADERS.firstSeenAt]: input.now.toISOString(),
+    [HEADERS.originExchange]: input.exchange,
+    [HEADERS.originRoutingKey]: input.routingKey,
+  };
+  if (input.orderingKey !== undefined) headers[HEADERS.orderingKey] = input.orderingKey;
+  return headers;
+}
+
+/** The attempt number of a delivery: our header, else 1. */
+export function attemptOf(headers: Headers | undefined): number {
+  const value = Number(headers?.[HEADERS.attempt]);
+  return Number.isInteger(value) && value >= 1 ? value : 1;
+}
+
+/** Headers of the copy published to a retry tier: same job, next attempt. */
+export function retryHeaders(headers: Headers | undefined, nextAttempt: number): Headers {
+  return { ...stripBrokerHeaders(headers), [HEADERS.attempt]: nextAttempt };
+}
+
+export interface FailureContext {
+  reason: DeadLetterReason;
+  error: { class: string; message: string; stack?: string | undefined };
+  attempts: number;
+  worker: string;
+  consumer: string;
+  /** Where the delivery came from, used when the job carries no origin headers. */
+  deliveredFrom: { exchange: string; routingKey: string };
+  now: Date;
+}
+
+const MAX_STACK_LINES = 8;
+const MAX_TEXT = 2_000;
+
+/** Headers of the copy published to the DLQ: the original ones plus the failure context. */
+export function deadLetterHeaders(headers: Headers | undefined, failure: FailureContext): Headers {
+  const base = stripBrokerHeaders(headers);
+  const failedAt = failure.now.toISOString();
+  return {
+    ...base,
+    [HEADERS.originExchange]: base[HEADERS.originExchange] ?? failure.deliveredFrom.exchange,
+    [HEADERS.originRoutingKey]: base[HEADERS.originRoutingKey] ?? failure.deliveredFrom.routingKey,
+    [HEADERS.reason]: failure.reason,
+    [HEADERS.errorClass]: trim(failure.error.class, 200),
+    [HEADERS.errorMessage]: trim(failure.error.message, MAX_TEXT),
+    ...(failure.error.stack !== undefined && { [HEADERS.errorStack]: trimStack(failure.error.stack) }),
+    [HEADERS.attempts]: failure.attempts,
+    [HEADERS.worker]: failure.worker,
+    [HEADERS.consumer]: failure.consumer,
+    [HEADERS.failedAt]: failedAt,
+    [HEADERS.firstFailedAt]: base[HEADERS.firstFailedAt] ?? failedAt,
+  };
+}
+
+/** Headers of a job replayed from a DLQ: failure context removed, attempt reset, replay counted. */
+export function replayHeaders(headers: Headers | undefined): Headers {
+  const base = stripBrokerHeaders(headers);
+  for (const key of [
+    HEADERS.reason,
+    HEADERS.errorClass,
+    HEADERS.errorMessage,
+    HEADERS.errorStack,
+    HEADERS.attempts,
+    HEADERS.worker,
+    HEADERS.consumer,
+    HEADERS.failedAt,
+  ]) {
+    delete base[key];
+  }
+  const replays = Number(base[HEADERS.replays]);
+  return { ...base, [HEADERS.attempt]: 1, [HEADERS.replays]: Number.isInteger(replays) ? replays + 1 : 1 };
+}
+
+/** Broker-owned headers must not be copied onto a new publish. */
+function stripBrokerHeaders(headers: Headers | undefined): Headers {
+  const copy: Headers = { ...(headers ?? {}) };
+  for (const key of ['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-last-death-queue', 'x-last-death-reason', 'x-delivery-count']) {
+    delete copy[key];
+  }
+  return copy;
+}
+
+function trim(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function trimStack(stack: string): string {
+  return trim(stack.split('\n').slice(0, MAX_STACK_LINES).join('\n'), MAX_TEXT);
+}

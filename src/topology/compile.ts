@@ -1,0 +1,279 @@
+import { formatDuration } from '../duration.ts';
+import { derivedNames, ORDERING_KEY_HEADER } from './names.ts';
+import type {
+  Arguments,
+  BindingPlan,
+  ConsumerPlan,
+  ExchangePlan,
+  JobPlan,
+  QueuePlan,
+  RetryTierPlan,
+  TopologyPlan,
+} from './plan.ts';
+import type { ConsumerSpec, ExchangeSpec, QueueSpec, TopologyFile } from './schema.ts';
+
+/** A name that two parts of the file (or a derived object) both claim. */
+export interface CompileIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+export type CompileResult = { ok: true; plan: TopologyPlan } | { ok: false; issues: CompileIssue[] };
+
+type QueueOptions = Omit<QueueSpec, 'bindings' | 'deadLetterExchange' | 'deadLetterRoutingKey'>;
+
+/**
+ * Pure: turns a validated topology file into a flat plan. The same file
+ * always gives the same plan (objects sorted by name), which is what makes
+ * diffing against a live broker meaningful.
+ */
+export function compileTopology(file: TopologyFile): CompileResult {
+  const builder = new PlanBuilder();
+  for (const [name, spec] of Object.entries(file.exchanges)) {
+    builder.exchange(exchangePlan(name, spec), ['exchanges', name]);
+    for (const binding of spec.bindings) {
+      builder.bind({
+        source: binding.exchange,
+        destination: name,
+        destinationType: 'exchange',
+        routingKey: binding.routingKey,
+        arguments: binding.arguments,
+      });
+    }
+  }
+  for (const [name, spec] of Object.entries(file.queues)) addQueue(builder, name, spec, file);
+  const exchangeTypes = new Map(Object.entries(file.exchanges).map(([name, spec]) => [name, spec.type]));
+  const consumers = Object.entries(file.consumers).map(([name, spec]) =>
+    addConsumer(builder, name, spec, exchangeTypes.get(spec.source.exchange)),
+  );
+  const jobs = Object.entries(file.jobs).map(([type, spec]): JobPlan => ({
+    type,
+    exchange: spec.exchange,
+    routingKey: spec.routingKey ?? type,
+    ...(spec.orderingKey !== undefined && { orderingKey: spec.orderingKey }),
+    payloadSchema: spec.schema,
+    ...(spec.description !== undefined && { description: spec.description }),
+  }));
+  if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
+  return {
+    ok: true,
+    plan: {
+      ...(file.vhost !== undefined && { vhost: file.vhost }),
+      exchanges: sortBy(builder.exchanges, (e) => e.name),
+      queues: sortBy(builder.queues, (q) => q.name),
+      bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
+      jobs: sortBy(jobs, (j) => j.type),
+      consumers: sortBy(consumers, (c) => c.name),
+    },
+  };
+}
+
+class PlanBuilder {
+  readonly exchanges: ExchangePlan[] = [];
+  readonly queues: QueuePlan[] = [];
+  readonly bindings: BindingPlan[] = [];
+  readonly issues: CompileIssue[] = [];
+  private readonly owners = new Map<string, string>();
+
+  exchange(plan: ExchangePlan, path: (string | number)[]): void {
+    if (this.claim(`exchange ${plan.name}`, path)) this.exchanges.push(plan);
+  }
+
+  queue(plan: QueuePlan, path: (string | number)[]): void {
+    if (this.claim(`queue ${plan.name}`, path)) this.queues.push(plan);
+  }
+
+  bind(binding: BindingPlan): void {
+    this.bindings.push(binding);
+  }
+
+  private claim(key: string, path: (string | number)[]): boolean {
+    const owner = this.owners.get(key);
+    const here = path.join('.');
+    if (owner !== undefined) {
+      this.issues.push({ path, message: `duplicate name: ${key} is also defined by ${owner}` });
+      return false;
+    }
+    this.owners.set(key, here);
+    return true;
+  }
+}
+
+function exchangePlan(name: string, spec: ExchangeSpec): ExchangePlan {
+  const args: Arguments = { ...spec.arguments };
+  if (spec.alternateExchange !== undefined) args['alternate-exchange'] = spec.alternateExchange;
+  if (spec.hashOn !== undefined && spec.hashOn !== 'routing-key') {
+    if ('header' in spec.hashOn) args['hash-header'] = spec.hashOn.header;
+    else args['hash-property'] = spec.hashOn.property;
+  }
+  return {
+    name,
+    type: spec.type,
+    durable: spec.durable,
+    autoDelete: spec.autoDelete,
+    internal: spec.internal,
+    arguments: args,
+  };
+}
+
+function queueArguments(options: QueueOptions): Arguments {
+  const args: Arguments = {};
+  if (options.type === 'quorum') args['x-queue-type'] = 'quorum';
+  if (options.maxLength !== undefined) args['x-max-length'] = options.maxLength;
+  if (options.maxLengthBytes !== undefined) args['x-max-length-bytes'] = options.maxLengthBytes;
+  if (options.overflow !== undefined) args['x-overflow'] = options.overflow;
+  if (options.messageTtl !== undefined) args['x-message-ttl'] = options.messageTtl;
+  if (options.expires !== undefined) args['x-expires'] = options.expires;
+  if (options.singleActiveConsumer !== undefined) args['x-single-active-consumer'] = options.singleActiveConsumer;
+  if (options.deliveryLimit !== undefined) args['x-delivery-limit'] = options.deliveryLimit;
+  if (options.maxPriority !== undefined) args['x-max-priority'] = options.maxPriority;
+  return { ...args, ...options.arguments };
+}
+
+function queuePlan(name: string, options: QueueOptions, extra: Arguments = {}): QueuePlan {
+  return {
+    name,
+    type: options.type,
+    durable: options.durable,
+    autoDelete: options.autoDelete,
+    arguments: { ...queueArguments(options), ...extra },
+  };
+}
+
+function addQueue(builder: PlanBuilder, name: string, spec: QueueSpec, file: TopologyFile): void {
+  const extra: Arguments = {};
+  if (spec.deadLetterExchange !== undefined) extra['x-dead-letter-exchange'] = spec.deadLetterExchange;
+  if (spec.deadLetterRoutingKey !== undefined) extra['x-dead-letter-routing-key'] = spec.deadLetterRoutingKey;
+  // A quorum queue without a dead-letter target silently drops messages past
+  // its delivery limit (20 by default on RabbitMQ 4), so it always gets one.
+  const needsDeadLetter =
+    spec.type === 'quorum' && spec.deadLetterExchange === undefined && spec.arguments['x-dead-letter-exchange'] === undefined;
+  if (needsDeadLetter) {
+    const dlx = derivedNames.queueDeadLetterExchange(name);
+    const dlq = derivedNames.queueDeadLetterQueue(name);
+    extra['x-dead-letter-exchange'] = dlx;
+    builder.exchange(fanout(dlx), ['queues', name]);
+    builder.queue(queuePlan(dlq, classicDefaults()), ['queues', name]);
+    builder.bind({ source: dlx, destination: dlq, destinationType: 'queue', routingKey: '', arguments: {} });
+  }
+  builder.queue(queuePlan(name, spec, extra), ['queues', name]);
+  for (const binding of spec.bindings) {
+    const isHash = file.exchanges[binding.exchange]?.type === 'x-consistent-hash';
+    builder.bind({
+      source: binding.exchange,
+      destination: name,
+      destinationType: 'queue',
+      // A consistent-hash binding key is the queue's weight.
+      routingKey: isHash && binding.routingKey === '' ? '1' : binding.routingKey,
+      arguments: binding.arguments,
+    });
+  }
+}
+
+function addConsumer(
+  builder: PlanBuilder,
+  name: string,
+  spec: ConsumerSpec,
+  sourceType: string | undefined,
+): ConsumerPlan {
+  const path = ['consumers', name];
+  const workQueue = spec.queue ?? name;
+  const dlx = derivedNames.deadLetterExchange(name);
+  const dlq = derivedNames.deadLetterQueue(name);
+  const patterns = sourcePatterns(spec, sourceType);
+
+  builder.exchange(fanout(dlx), path);
+  // DLQs are classic on purpose: inspecting one requeues its messages, and a
+  // quorum queue counts each requeue towards a delivery limit that drops them.
+  builder.queue(queuePlan(dlq, classicDefaults()), path);
+  builder.bind({ source: dlx, destination: dlq, destinationType: 'queue', routingKey: '', arguments: {} });
+
+  const deadLetterArgs: Arguments = { 'x-dead-letter-exchange': dlx };
+  let queues: string[];
+  let shards: ConsumerPlan['shards'];
+  if (spec.shards !== undefined) {
+    const exchange = derivedNames.shardExchange(name);
+    builder.exchange(
+      { ...fanout(exchange), type: 'x-consistent-hash', arguments: { 'hash-header': ORDERING_KEY_HEADER } },
+      path,
+    );
+    bindSource(builder, spec, patterns, exchange, 'exchange');
+    queues = Array.from({ length: spec.shards }, (_, index) => derivedNames.shardQueue(workQueue, index));
+    for (const queue of queues) {
+      // One active consumer per shard is what makes per-key order hold
+      // across several worker processes and through failover.
+      builder.queue(queuePlan(queue, spec.queueOptions, { ...deadLetterArgs, 'x-single-active-consumer': true }), path);
+      builder.bind({ source: exchange, destination: queue, destinationType: 'queue', routingKey: '1', arguments: {} });
+    }
+    shards = { count: spec.shards, exchange };
+  } else {
+    builder.queue(queuePlan(workQueue, spec.queueOptions, deadLetterArgs), path);
+    bindSource(builder, spec, patterns, workQueue, 'queue');
+    queues = [workQueue];
+  }
+
+  const delaysMs = spec.retry.delays;
+  const tiers: RetryTierPlan[] =
+    spec.shards !== undefined ? [] : delaysMs.map((delayMs) => retryTier(builder, name, workQueue, delayMs));
+  return {
+    name,
+    source: { exchange: spec.source.exchange, patterns },
+    queues,
+    ...(shards !== undefined && { shards }),
+    prefetch: spec.prefetch,
+    retry: { maxAttempts: spec.retry.maxAttempts ?? delaysMs.length + 1, delaysMs, tiers },
+    deadLetter: { exchange: dlx, queue: dlq },
+    queueType: spec.queueOptions.type,
+  };
+}
+
+function retryTier(builder: PlanBuilder, consumer: string, workQueue: string, delayMs: number): RetryTierPlan {
+  const queue = derivedNames.retryQueue(consumer, delayMs);
+  // Per-queue TTL (not per-message): every message in a tier expires in
+  // publish order, so a long delay never holds back a short one.
+  builder.queue(
+    queuePlan(queue, classicDefaults(), {
+      'x-message-ttl': delayMs,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': workQueue,
+    }),
+    ['consumers', consumer, 'retry'],
+  );
+  return { delayMs, label: formatDuration(delayMs), queue };
+}
+
+function bindSource(
+  builder: PlanBuilder,
+  spec: ConsumerSpec,
+  patterns: string[],
+  destination: string,
+  destinationType: 'queue' | 'exchange',
+): void {
+  for (const routingKey of patterns) {
+    builder.bind({
+      source: spec.source.exchange,
+      destination,
+      destinationType,
+      routingKey,
+      arguments: spec.source.arguments,
+    });
+  }
+}
+
+function sourcePatterns(spec: ConsumerSpec, sourceType: string | undefined): string[] {
+  const { pattern } = spec.source;
+  if (pattern === undefined) return [sourceType === 'topic' ? '#' : ''];
+  return typeof pattern === 'string' ? [pattern] : [...new Set(pattern)].sort();
+}
+
+function fanout(name: string): ExchangePlan {
+  return { name, type: 'fanout', durable: true, autoDelete: false, internal: false, arguments: {} };
+}
+
+function classicDefaults(): QueueOptions {
+  return { type: 'classic', durable: true, autoDelete: false, arguments: {} };
+}
+
+function sortBy<T>(items: T[], key: (item: T) => string): T[] {
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}

@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { TopologyError, type TopologyIssue } from '../errors.ts';
+import { compileTopology } from './compile.ts';
+import type { TopologyPlan } from './plan.ts';
+import { TopologyFile } from './schema.ts';
+
+export interface LoadedTopology {
+  file: string;
+  topology: TopologyFile;
+  plan: TopologyPlan;
+}
+
+export type ParseResult = { ok: true; value: LoadedTopology } | { ok: false; issues: TopologyIssue[] };
+
+/**
+ * Pure: text → validated file → compiled plan, or every problem found with
+ * its `file:line:col`. JSON is YAML, so one parser gives positions for both.
+ */
+export function parseTopology(text: string, file: string): ParseResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const at = (offset: number, message: string): TopologyIssue => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, col, message };
+  };
+  if (doc.errors.length > 0) {
+    return { ok: false, issues: doc.errors.map((e) => at(e.pos[0], cleanYamlMessage(e.message))) };
+  }
+  const parsed = TopologyFile.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    return { ok: false, issues: sortIssues(parsed.error.issues.map((i) => zodIssue(doc, i, at))) };
+  }
+  const compiled = compileTopology(parsed.data);
+  if (!compiled.ok) {
+    return {
+      ok: false,
+      issues: sortIssues(compiled.issues.map((i) => at(offsetOf(doc, i.path), `${i.path.join('.')}: ${i.message}`))),
+    };
+  }
+  return { ok: true, value: { file, topology: parsed.data, plan: compiled.plan } };
+}
+
+/** Reads and parses a topology file; throws `TopologyError` listing every issue. */
+export async function loadTopology(file: string): Promise<LoadedTopology> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw new TopologyError([{ file, line: 1, col: 1, message: reason }]);
+  }
+  const result = parseTopology(text, file);
+  if (!result.ok) throw new TopologyError(result.issues);
+  return result.value;
+}
+
+function zodIssue(
+  doc: Document,
+  issue: z.core.$ZodIssue,
+  at: (offset: number, message: string) => TopologyIssue,
+): TopologyIssue {
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+  // An unknown key is reported where the key is written, not at its parent.
+  const offset = keys.length > 0 ? offsetOfKey(doc, path, keys[0] ?? '') : offsetOf(doc, path);
+  const where = path.length > 0 ? `${path.join('.')}: ` : '';
+  return at(offset, `${where}${issue.message}`);
+}
+
+/** Offset of the deepest node along `path` that exists in the document. */
+function offsetOf(doc: Document, path: (string | number)[]): number {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return node.range[0];
+    const key = depth > 0 ? keyNode(doc, path.slice(0, depth - 1), path[depth - 1]) : undefined;
+    if (key?.range) return key.range[0];
+  }
+  return 0;
+}
+
+function offsetOfKey(doc: Document, parent: (string | number)[], key: string): number {
+  return keyNode(doc, parent, key)?.range?.[0] ?? offsetOf(doc, parent);
+}
+
+function keyNode(doc: Document, parent: (string | number)[], key: string | number | undefined): Node | undefined {
+  const container = parent.length === 0 ? doc.contents : doc.getIn(parent, true);
+  if (isMap(container)) {
+    const pair = container.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+    return isNode(pair?.key) ? pair.key : undefined;
+  }
+  if (isSeq(container) && typeof key === 'number') {
+    const item = container.items[key];
+    return isNode(item) ? item : undefined;
+  }
+  return undefined;
+}
+
+function cleanYamlMessage(message: string): string {
+  return message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? message;
+}
+
+function sortIssues(issues: TopologyIssue[]): TopologyIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
+}

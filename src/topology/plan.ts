@@ -1,0 +1,90 @@
+import type { ExchangeType } from './schema.ts';
+
+/**
+ * The flat, broker-shaped plan that a topology file compiles to. Everything
+ * downstream (diff, apply, export, the producer and the workers) reads this,
+ * never the file, so a name is derived in exactly one place.
+ */
+
+export type ArgumentValue = string | number | boolean;
+export type Arguments = Record<string, ArgumentValue>;
+
+export interface ExchangePlan {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: Arguments;
+}
+
+export interface QueuePlan {
+  name: string;
+  type: 'classic' | 'quorum';
+  durable: boolean;
+  autoDelete: boolean;
+  /** As declared, including `x-queue-type` for quorum queues. */
+  arguments: Arguments;
+}
+
+export interface BindingPlan {
+  source: string;
+  destination: string;
+  destinationType: 'queue' | 'exchange';
+  routingKey: string;
+  arguments: Arguments;
+}
+
+export interface JobPlan {
+  type: string;
+  exchange: string;
+  routingKey: string;
+  /** Dot path into the payload, e.g. `orderId`. */
+  orderingKey?: string;
+  /** JSON Schema of the payload, as written in the file. */
+  payloadSchema: Record<string, unknown>;
+  description?: string;
+}
+
+export interface RetryTierPlan {
+  delayMs: number;
+  /** `10s`, `1m`, … (also the suffix of the delay queue name). */
+  label: string;
+  queue: string;
+}
+
+export interface ConsumerPlan {
+  name: string;
+  source: { exchange: string; patterns: string[] };
+  /** The queues a worker consumes: one, or the shard queues in shard order. */
+  queues: string[];
+  /** Set for sharded (ordered) consumers. */
+  shards?: { count: number; exchange: string };
+  prefetch: number;
+  retry: {
+    /** Total attempts including the first; 1 means no retries. */
+    maxAttempts: number;
+    delaysMs: number[];
+    /**
+     * Delay queues, one per distinct delay. Empty for sharded consumers:
+     * they retry in place so a later job of the same key cannot overtake.
+     */
+    tiers: RetryTierPlan[];
+  };
+  deadLetter: { exchange: string; queue: string };
+  queueType: 'classic' | 'quorum';
+}
+
+export interface TopologyPlan {
+  vhost?: string;
+  exchanges: ExchangePlan[];
+  queues: QueuePlan[];
+  bindings: BindingPlan[];
+  jobs: JobPlan[];
+  consumers: ConsumerPlan[];
+}
+
+/** `source -> destination [routing key]`, the name plan output uses for a binding. */
+export function bindingName(binding: BindingPlan): string {
+  return `${binding.source} -> ${binding.destination} [${binding.routingKey}]`;
+}
