@@ -1,0 +1,38 @@
+/**
+ * Idempotency guards: claim-then-act, never check-then-act. A worker claims a
+ * job id before running its handler; two deliveries of the same id (a
+ * redelivery after a crash, or a duplicate publish) never run the handler at
+ * the same time, and a job already done is acked without running.
+ */
+
+/** What a store-specific transaction gives a handler (PostgreSQL: a client inside BEGIN). */
+export interface IdempotencyTransaction {
+  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export type ClaimResult =
+  /** Ours to run. Call exactly one of `complete` or `release`. */
+  | {
+      status: 'claimed';
+      /** Set by stores whose effects can commit atomically with the dedup record. */
+      tx?: IdempotencyTransaction;
+      /** Records the job as done (commits `tx` when there is one). */
+      complete(): Promise<void>;
+      /** Gives the claim up so a later delivery can run it (rolls back `tx`). */
+      release(): Promise<void>;
+    }
+  /** Already done: ack without running. */
+  | { status: 'done' }
+  /** Another delivery holds a live claim right now. */
+  | { status: 'busy' };
+
+export interface IdempotencyStore {
+  readonly kind: 'memory' | 'redis' | 'postgres';
+  /**
+   * Claims `key` for `leaseMs`. A claim whose holder died (process killed)
+   * becomes claimable again once its lease runs out (Redis), or at once when
+   * its connection drops (PostgreSQL).
+   */
+  claim(key: string, leaseMs: number): Promise<ClaimResult>;
+  close(): Promise<void>;
+}
