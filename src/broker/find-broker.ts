@@ -1,0 +1,173 @@
+import { connect } from 'amqplib';
+import { execFileSync } from 'node:child_process';
+import { findComposeFile, isDockerEngineReachable, startComposeService } from '../services/docker-compose.ts';
+import { BrokerUnavailableError } from '../errors.ts';
+import { ManagementClient } from './management.ts';
+import { canStartPrivateNode, REQUIRED_PLUGINS, startPrivateNode, type PrivateNode } from './private-node.ts';
+import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, redactText, redactUrl } from './urls.ts';
+
+/**
+ * Getting a broker, the same way everywhere (demo, tests, benchmarks):
+ * the one at `AMQP_URL` (or the default local address) when it answers;
+ * else, when the caller allows a fallback, the `rabbitmq` service of
+ * docker-compose.yml when a Docker engine answers, else a private node when
+ * `rabbitmq-server` is installed; else an error naming the three ways.
+ */
+
+export type BrokerSource = 'env' | 'local' | 'docker' | 'private-node';
+
+export interface FoundBroker {
+  /** First node of the cluster list when `AMQP_URL` names several. */
+  amqpUrl: string;
+  managementUrl: string;
+  source: BrokerSource;
+  /** Stops what we started (docker service, private node); a no-op for a broker we found. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface FindBrokerOptions {
+  /** @defaultValue process.env */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * May a broker be started when none answers (docker compose, else a private
+   * node)? `WARREN_BROKER_FALLBACK=1|0` overrides the caller. @defaultValue false
+   */
+  fallback?: boolean;
+  /** @defaultValue the repository's docker-compose.yml */
+  composeFile?: string;
+  /** Progress lines ("starting a private RabbitMQ node…"). @defaultValue silent */
+  log?: (line: string) => void;
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+export const HOW_TO_GET_A_BROKER = [
+  'No RabbitMQ broker. Warren needs RabbitMQ 3.10+ with the plugins rabbitmq_consistent_hash_exchange and rabbitmq_management. Either:',
+  '  1. point AMQP_URL (and RABBITMQ_MANAGEMENT_URL) at a running broker, e.g. `rabbitmq-server -detached` and',
+  '     `rabbitmq-plugins enable rabbitmq_consistent_hash_exchange rabbitmq_management`;',
+  '  2. start a Docker engine: `docker compose up -d rabbitmq` (this repository\'s docker-compose.yml);',
+  '  3. install RabbitMQ (`rabbitmq-server` on the PATH) and allow the fallback (WARREN_BROKER_FALLBACK=1),',
+  '     so warren starts a private node of its own and stops it on exit.',
+].join('\n');
+
+export async function findBroker(options: FindBrokerOptions = {}): Promise<FoundBroker> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? (() => {});
+  const fromEnv = env.AMQP_URL !== undefined && env.AMQP_URL.trim() !== '';
+  const amqpUrl = parseAmqpUrls(env.AMQP_URL)[0] ?? DEFAULT_AMQP_URL;
+  const managementUrl = managementUrlFor(env);
+  const probe = await probeBroker(amqpUrl, managementUrl);
+  if (probe.status === 'ok') {
+    return { amqpUrl, managementUrl, source: fromEnv ? 'env' : 'local', stop: async () => {} };
+  }
+  if (probe.status === 'incomplete') throw new BrokerUnavailableError(probe.reason);
+  if (!fallbackAllowed(env, options.fallback)) {
+    throw new BrokerUnavailableError(`${probe.reason}\n${HOW_TO_GET_A_BROKER}`);
+  }
+  log(`${probe.reason}; starting one`);
+  return startFallbackBroker(options.composeFile ?? findComposeFile(), log, probe.reason);
+}
+
+/** `RABBITMQ_MANAGEMENT_URL`; else the AMQP host and credentials on port 15672; else the default. */
+export function managementUrlFor(env: NodeJS.ProcessEnv): string {
+  if (env.RABBITMQ_MANAGEMENT_URL) return env.RABBITMQ_MANAGEMENT_URL;
+  const first = env.AMQP_URL ? parseAmqpUrls(env.AMQP_URL)[0] : undefined;
+  if (!first) return DEFAULT_MANAGEMENT_URL;
+  try {
+    const amqp = new URL(first);
+    const management = new URL(`http://${amqp.hostname.includes(':') ? `[${amqp.hostname}]` : amqp.hostname}:15672`);
+    management.username = amqp.username || 'guest';
+    management.password = amqp.password || 'guest';
+    return management.toString().replace(/\/$/, '');
+  } catch {
+    return DEFAULT_MANAGEMENT_URL;
+  }
+}
+
+export function fallbackAllowed(env: NodeJS.ProcessEnv, callerDefault = false): boolean {
+  const value = env.WARREN_BROKER_FALLBACK?.trim().toLowerCase();
+  if (value === '1' || value === 'true' || value === 'yes') return true;
+  if (value === '0' || value === 'false' || value === 'no') return false;
+  return callerDefault;
+}
+
+export type BrokerProbe =
+  | { status: 'ok' }
+  /** Nothing answers: a fallback may start a broker. */
+  | { status: 'absent'; reason: string }
+  /** Something answers but lacks the management API or a plugin: the user must fix it. */
+  | { status: 'incomplete'; reason: string };
+
+/** Checks AMQP, the management API and the required plugins, in that order. */
+export async function probeBroker(amqpUrl: string, managementUrl: string): Promise<BrokerProbe> {
+  try {
+    const connection = await connect(amqpUrl, { timeout: PROBE_TIMEOUT_MS });
+    await connection.close();
+  } catch (error) {
+    const reason = redactText(error instanceof Error ? error.message : String(error));
+    return { status: 'absent', reason: `no RabbitMQ answers at ${redactUrl(amqpUrl)} (${reason})` };
+  }
+  const management = new ManagementClient(managementUrl);
+  const nodes = await management.get<Array<{ enabled_plugins?: string[] }>>('/nodes').catch(() => undefined);
+  if (!nodes) {
+    return {
+      status: 'incomplete',
+      reason:
+        `RabbitMQ answers at ${redactUrl(amqpUrl)} but its management API at ${management.displayUrl} does not: ` +
+        'run `rabbitmq-plugins enable rabbitmq_management` or set RABBITMQ_MANAGEMENT_URL',
+    };
+  }
+  const missing = missingPlugins(nodes.flatMap((node) => node.enabled_plugins ?? []));
+  if (missing.length > 0) {
+    return {
+      status: 'incomplete',
+      reason: `RabbitMQ at ${redactUrl(amqpUrl)} lacks the plugin(s) ${missing.join(', ')}: run \`rabbitmq-plugins enable ${missing.join(' ')}\``,
+    };
+  }
+  return { status: 'ok' };
+}
+
+/** Pure: the required plugins absent from an enabled-plugin list. */
+export function missingPlugins(enabled: readonly string[]): string[] {
+  return REQUIRED_PLUGINS.filter((plugin) => !enabled.includes(plugin));
+}
+
+async function startFallbackBroker(
+  composeFile: string | undefined,
+  log: (line: string) => void,
+  why: string,
+): Promise<FoundBroker> {
+  if (composeFile && (await isDockerEngineReachable())) {
+    log('a Docker engine answers: starting the rabbitmq service of docker-compose.yml');
+    const service = await startComposeService(composeFile, 'rabbitmq');
+    return { amqpUrl: DEFAULT_AMQP_URL, managementUrl: DEFAULT_MANAGEMENT_URL, source: 'docker', stop: () => service.stop() };
+  }
+  if (await canStartPrivateNode()) {
+    log('starting a private RabbitMQ node (about 10 s)');
+    const node = await startPrivateNode();
+    return { amqpUrl: node.amqpUrl, managementUrl: node.managementUrl, source: 'private-node', stop: stopOnExit(node) };
+  }
+  throw new BrokerUnavailableError(`${why}\n${HOW_TO_GET_A_BROKER}`);
+}
+
+/**
+ * A node we started must not outlive us, even when the caller forgets
+ * `stop()` or the process ends on an error: on exit, stop it synchronously.
+ */
+function stopOnExit(node: PrivateNode): () => Promise<void> {
+  let stopped = false;
+  const onExit = () => {
+    if (stopped) return;
+    try {
+      execFileSync('rabbitmqctl', ['-n', node.nodeName, 'stop'], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // best effort: the process is exiting anyway
+    }
+  };
+  process.once('exit', onExit);
+  return async () => {
+    stopped = true;
+    process.removeListener('exit', onExit);
+    await node.stop();
+  };
+}
