@@ -1,16 +1,31 @@
-/** Idempotency stores: pick one with `createIdempotencyStore`. */
+/**
+ * Idempotency stores: pick one with `createIdempotencyStore`. The Redis and
+ * PostgreSQL stores are loaded on demand, so a worker on the default memory
+ * store never opens (or imports) a database client.
+ */
 import { MemoryIdempotencyStore, type MemoryStoreOptions } from './memory.ts';
+import type { RedisStoreOptions } from './redis.ts';
 import type { IdempotencyStore } from './store.ts';
 
 export type { ClaimResult, IdempotencyStore, IdempotencyTransaction } from './store.ts';
+export { ClaimLostError, IdempotencyStoreError } from './errors.ts';
 export { MEMORY_STORE_DEFAULTS, MemoryIdempotencyStore, type MemoryStoreOptions } from './memory.ts';
+export { REDIS_STORE_DEFAULTS, RedisIdempotencyStore, type RedisStoreOptions } from './redis.ts';
 
-export type IdempotencyStoreConfig = { kind: 'memory' } & MemoryStoreOptions;
+export type IdempotencyStoreConfig =
+  | ({ kind: 'memory' } & MemoryStoreOptions)
+  | ({ kind: 'redis' } & RedisStoreOptions);
 
 export async function createIdempotencyStore(config: IdempotencyStoreConfig = { kind: 'memory' }): Promise<IdempotencyStore> {
-  const { kind, ...options } = config;
-  switch (kind) {
-    case 'memory':
+  switch (config.kind) {
+    case 'memory': {
+      const { kind: _, ...options } = config;
       return new MemoryIdempotencyStore(options);
+    }
+    case 'redis': {
+      const { kind: _, ...options } = config;
+      const { RedisIdempotencyStore } = await import('./redis.ts');
+      return new RedisIdempotencyStore(options);
+    }
   }
 }
