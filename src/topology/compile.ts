@@ -10,7 +10,7 @@ import type {
   RetryTierPlan,
   TopologyPlan,
 } from './plan.ts';
-import type { ConsumerSpec, ExchangeSpec, QueueSpec, TopologyFile } from './schema.ts';
+import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
 
 /** A name that two parts of the file (or a derived object) both claim. */
 export interface CompileIssue {
@@ -42,7 +42,10 @@ export function compileTopology(file: TopologyFile): CompileResult {
     }
   }
   for (const [name, spec] of Object.entries(file.queues)) addQueue(builder, name, spec, file);
-  const exchangeTypes = new Map(Object.entries(file.exchanges).map(([name, spec]) => [name, spec.type]));
+  const exchangeTypes = new Map<string, string>([
+    ...BUILTIN_EXCHANGES,
+    ...Object.entries(file.exchanges).map(([name, spec]): [string, string] => [name, spec.type]),
+  ]);
   const consumers = Object.entries(file.consumers).map(([name, spec]) =>
     addConsumer(builder, name, spec, exchangeTypes.get(spec.source.exchange)),
   );
@@ -262,7 +265,8 @@ function bindSource(
 
 function sourcePatterns(spec: ConsumerSpec, sourceType: string | undefined): string[] {
   const { pattern } = spec.source;
-  if (pattern === undefined) return [sourceType === 'topic' ? '#' : ''];
+  // A consistent-hash binding key is the queue's weight, never a pattern.
+  if (pattern === undefined) return [sourceType === 'topic' ? '#' : sourceType === 'x-consistent-hash' ? '1' : ''];
   return typeof pattern === 'string' ? [pattern] : [...new Set(pattern)].sort();
 }
 

@@ -28,7 +28,14 @@ export function parseTopology(text: string, file: string): ParseResult {
   if (doc.errors.length > 0) {
     return { ok: false, issues: doc.errors.map((e) => at(e.pos[0], cleanYamlMessage(e.message))) };
   }
-  const parsed = TopologyFile.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    // e.g. an alias bomb: the document is well-formed but not a usable tree.
+    return { ok: false, issues: [at(0, cleanYamlMessage((error as Error).message))] };
+  }
+  const parsed = TopologyFile.safeParse(data);
   if (!parsed.success) {
     return { ok: false, issues: sortIssues(parsed.error.issues.map((i) => zodIssue(doc, i, at))) };
   }

@@ -90,14 +90,29 @@ const QueueOptionsShape = {
   arguments: Arguments.default({}),
 };
 
-export const QueueSpec = z.strictObject({
-  ...QueueOptionsShape,
-  deadLetterExchange: z.string().optional(),
-  deadLetterRoutingKey: z.string().optional(),
-  bindings: z.array(BindingSpec).default([]),
-});
+/**
+ * What RabbitMQ refuses for quorum queues, caught here with a position
+ * instead of as a 406 at apply time.
+ */
+function checkQuorumOptions(options: { type: string; durable: boolean; autoDelete: boolean; maxPriority?: number; overflow?: string }, ctx: z.RefinementCtx): void {
+  if (options.type !== 'quorum') return;
+  const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (!options.durable) refuse('durable', 'quorum queues are always durable');
+  if (options.autoDelete) refuse('autoDelete', 'quorum queues cannot be auto-delete');
+  if (options.maxPriority !== undefined) refuse('maxPriority', 'quorum queues do not support priorities');
+  if (options.overflow === 'reject-publish-dlx') refuse('overflow', 'quorum queues support overflow drop-head or reject-publish only');
+}
 
-export const WorkQueueOptions = z.strictObject(QueueOptionsShape);
+export const QueueSpec = z
+  .strictObject({
+    ...QueueOptionsShape,
+    deadLetterExchange: z.string().optional(),
+    deadLetterRoutingKey: z.string().optional(),
+    bindings: z.array(BindingSpec).default([]),
+  })
+  .superRefine(checkQuorumOptions);
+
+export const WorkQueueOptions = z.strictObject(QueueOptionsShape).superRefine(checkQuorumOptions);
 
 const JsonSchemaObject = z.record(z.string(), z.unknown());
 
@@ -126,12 +141,18 @@ export const RetrySpec = z
     });
   });
 
-export const SourceSpec = z.strictObject({
-  exchange: Name,
-  /** Binding key(s). Defaults: `#` for topic, `''` otherwise. */
-  pattern: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  arguments: Arguments.default({}),
-});
+export const SourceSpec = z.strictObject(
+  {
+    exchange: Name,
+    /** Binding key(s). Defaults: `#` for topic, `1` (the weight) for x-consistent-hash, `''` otherwise. */
+    pattern: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    arguments: Arguments.default({}),
+  },
+  {
+    error: (issue) =>
+      issue.input === undefined ? 'a consumer needs a source: { exchange: <name>, pattern: <binding key> }' : undefined,
+  },
+);
 
 export const ConsumerSpec = z.strictObject({
   source: SourceSpec,
@@ -164,9 +185,18 @@ export type JobSpec = z.output<typeof JobSpec>;
 export type ConsumerSpec = z.output<typeof ConsumerSpec>;
 export type ExchangeType = z.output<typeof ExchangeType>;
 
+/** The exchanges every vhost has, with their types (for default binding keys). */
+export const BUILTIN_EXCHANGES: ReadonlyMap<string, ExchangeType> = new Map([
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+]);
+
 function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
   const exchanges = new Set(Object.keys(file.exchanges));
-  const known = (name: string) => exchanges.has(name) || name === '' || name.startsWith('amq.');
+  const known = (name: string) => exchanges.has(name) || name === '' || BUILTIN_EXCHANGES.has(name);
   const unknown = (path: (string | number)[], name: string) =>
     ctx.addIssue({ code: 'custom', path, message: `unknown exchange "${name}" (declare it under exchanges)` });
 

@@ -1,0 +1,164 @@
+import type { LiveBinding, LiveTopology } from './inspect.ts';
+import { bindingName, type Arguments, type BindingPlan, type ConsumerPlan, type TopologyPlan } from './plan.ts';
+
+/**
+ * Pure: the plan against what the broker has. Each plan object is `create`
+ * (missing), `unchanged` (equivalent) or `conflict` (present but different:
+ * declaring it would fail with a 406 or silently keep the old settings).
+ * Objects on the broker that the plan does not name are left alone.
+ */
+
+export type ChangeAction = 'create' | 'unchanged' | 'conflict';
+export type ChangeKind = 'exchange' | 'queue' | 'binding';
+
+/** One differing property: `old` is on the broker, `new` is in the file. */
+export interface PropertyDiff {
+  old: unknown;
+  new: unknown;
+}
+
+export interface Change {
+  action: ChangeAction;
+  kind: ChangeKind;
+  /** A binding's name is `source -> destination [routing key]`. */
+  name: string;
+  /** For conflicts, every differing property (`durable`, `arguments.x-message-ttl`, …); empty otherwise. */
+  diff: Record<string, PropertyDiff>;
+}
+
+export interface TopologyDiff {
+  changes: Change[];
+  warnings: string[];
+}
+
+export function diffTopology(plan: TopologyPlan, live: LiveTopology): TopologyDiff {
+  const exchanges = new Map(live.exchanges.map((e) => [e.name, e]));
+  const queues = new Map(live.queues.map((q) => [q.name, q]));
+  const changes: Change[] = [];
+
+  for (const exchange of plan.exchanges) {
+    const current = exchanges.get(exchange.name);
+    const diff = current && {
+      ...compareFields(current, exchange, ['type', 'durable', 'autoDelete', 'internal']),
+      ...compareArguments(current.arguments, exchange.arguments),
+    };
+    changes.push(change('exchange', exchange.name, diff));
+  }
+  for (const queue of plan.queues) {
+    const current = queues.get(queue.name);
+    const { 'x-queue-type': _type, ...desiredArgs } = queue.arguments;
+    const diff = current && {
+      ...compareFields(current, queue, ['type', 'durable', 'autoDelete']),
+      ...compareArguments(current.arguments, desiredArgs),
+    };
+    changes.push(change('queue', queue.name, diff));
+  }
+  const hashExchanges = new Set(plan.exchanges.filter((e) => e.type === 'x-consistent-hash').map((e) => e.name));
+  for (const binding of plan.bindings) {
+    changes.push(bindingChange(binding, live.bindings, hashExchanges.has(binding.source)));
+  }
+  return { changes, warnings: plan.consumers.flatMap((consumer) => shardWarnings(consumer, live)) };
+}
+
+export function hasConflicts(diff: Pick<TopologyDiff, 'changes'>): boolean {
+  return diff.changes.some((c) => c.action === 'conflict');
+}
+
+function change(kind: ChangeKind, name: string, diff: Record<string, PropertyDiff> | undefined): Change {
+  if (diff === undefined) return { action: 'create', kind, name, diff: {} };
+  return { action: Object.keys(diff).length > 0 ? 'conflict' : 'unchanged', kind, name, diff };
+}
+
+function compareFields<K extends string>(
+  current: Record<K, unknown>,
+  desired: Record<K, unknown>,
+  fields: K[],
+): Record<string, PropertyDiff> {
+  const diff: Record<string, PropertyDiff> = {};
+  for (const field of fields) {
+    if (current[field] !== desired[field]) diff[field] = { old: current[field], new: desired[field] };
+  }
+  return diff;
+}
+
+/** Every argument set on either side that differs; a missing one reads as `null`. */
+function compareArguments(current: Record<string, unknown>, desired: Arguments): Record<string, PropertyDiff> {
+  const diff: Record<string, PropertyDiff> = {};
+  const keys = [...new Set([...Object.keys(current), ...Object.keys(desired)])].sort();
+  for (const key of keys) {
+    const old = current[key] ?? null;
+    const wanted = desired[key] ?? null;
+    if (!sameValue(old, wanted)) diff[`arguments.${key}`] = { old, new: wanted };
+  }
+  return diff;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * A binding exists or it does not, except on a consistent-hash exchange,
+ * where the routing key is the queue's weight: the same queue bound with
+ * another weight is a conflict (changing it re-maps keys to shards).
+ */
+function bindingChange(binding: BindingPlan, live: LiveBinding[], weighted: boolean): Change {
+  const name = bindingName(binding);
+  const sameEnds = live.filter(
+    (b) =>
+      b.source === binding.source &&
+      b.destination === binding.destination &&
+      b.destinationType === binding.destinationType &&
+      sameValue(sortedArgs(b.arguments), sortedArgs(binding.arguments)),
+  );
+  if (sameEnds.some((b) => b.routingKey === binding.routingKey)) return { action: 'unchanged', kind: 'binding', name, diff: {} };
+  const reweighted = weighted ? sameEnds[0] : undefined;
+  if (reweighted !== undefined) {
+    return { action: 'conflict', kind: 'binding', name, diff: { weight: { old: reweighted.routingKey, new: binding.routingKey } } };
+  }
+  return { action: 'create', kind: 'binding', name, diff: {} };
+}
+
+function sortedArgs(args: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(args).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * A consistent-hash exchange maps keys to shards by the set of bound queues:
+ * a different shard count sends some keys to another shard, so messages of
+ * one key already queued can be overtaken by newer ones on their new shard.
+ */
+function shardWarnings(consumer: ConsumerPlan, live: LiveTopology): string[] {
+  if (consumer.shards === undefined) return [];
+  const workQueue = (consumer.queues[0] ?? '').replace(/\.shard\.0$/, '');
+  const shardName = new RegExp(`^${escapeRegExp(workQueue)}\\.shard\\.(\\d+)$`);
+  const liveIndices = new Set<number>();
+  for (const queue of live.queues) {
+    const match = shardName.exec(queue.name);
+    if (match) liveIndices.add(Number(match[1]));
+  }
+  const bound = live.bindings.filter((b) => b.source === consumer.shards?.exchange && b.destinationType === 'queue');
+  for (const binding of bound) {
+    const match = shardName.exec(binding.destination);
+    if (match) liveIndices.add(Number(match[1]));
+  }
+  const wanted = consumer.shards.count;
+  if (liveIndices.size === 0 || liveIndices.size === wanted) return [];
+  const warnings = [
+    `consumer ${consumer.name}: ${wanted} shards in the file, ${liveIndices.size} on the broker — ` +
+      'changing the shard count re-maps ordering keys to other shards, so a key\'s queued messages may be ' +
+      'processed out of order with its new ones; drain the shard queues before applying',
+  ];
+  const stale = bound.filter((b) => Number(shardName.exec(b.destination)?.[1] ?? -1) >= wanted).map((b) => b.destination);
+  if (stale.length > 0) {
+    warnings.push(
+      `consumer ${consumer.name}: ${[...new Set(stale)].sort().join(', ')} stay bound to ${consumer.shards.exchange} ` +
+        'and keep receiving messages (apply never deletes); unbind them, let them drain, then delete them',
+    );
+  }
+  return warnings;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
