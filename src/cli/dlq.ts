@@ -1,4 +1,190 @@
-import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import cliProgress from 'cli-progress';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config.ts';
+import { DlqInputError, DlqQueueError } from '../dlq/errors.ts';
+import { parseSelection, type Selection } from '../dlq/filter.ts';
+import { listDeadLetters } from '../dlq/inspect.ts';
+import { purgeDeadLetters } from '../dlq/purge.ts';
+import { replayDeadLetters, type ReplayProgress } from '../dlq/replay.ts';
+import { formatListing, formatReplaySummary, type ReplaySummary } from '../dlq/report.ts';
+import { withDeadLetterQueue, type DlqContext } from '../dlq/service.ts';
+import { parseLimit, parseRate } from '../dlq/target.ts';
+import { loadTopology } from '../topology/load.ts';
+import { CliExit, EXIT } from './exit.ts';
 
-// Placeholder until this command group lands; registers nothing yet.
-export function registerDlqCommands(_program: Command): void {}
+interface CommonFlags {
+  topology?: string;
+  json?: boolean;
+}
+
+interface SelectionFlags {
+  filter?: string[];
+  since?: string;
+  until?: string;
+}
+
+/** `warren dlq list|replay|purge`: inspect and replay dead letters without losing one. */
+export function registerDlqCommands(program: Command): void {
+  const dlq = program.command('dlq').description('inspect, replay and purge dead-letter queues');
+  dlq
+    .command('list <queue>')
+    .description('count, group by job type and error, and show the first messages (leaves the queue as it was)')
+    .option('--limit <n>', 'messages to show', '20')
+    .addOption(topologyOption())
+    .option('--json', 'machine-readable output')
+    .action((queue: string, flags: CommonFlags & { limit: string }) => runList(queue, flags));
+  selectionOptions(
+    dlq
+      .command('replay <queue>')
+      .description('republish dead letters to where they first went; acked from the DLQ only after the confirm'),
+  )
+    .option('--limit <n>', 'replay at most N messages')
+    .option('--rate <n>', 'at most N messages per second (200 or 200/s)')
+    .option('--dry-run', 'print what would be replayed, change nothing')
+    .option('--to <queue>', 'publish to this queue instead of the origin')
+    .addOption(topologyOption())
+    .option('--json', 'machine-readable output')
+    .action((queue: string, flags: ReplayFlags) => runReplay(queue, flags));
+  selectionOptions(dlq.command('purge <queue>').description('delete dead letters (all, or those matching the filters)'))
+    .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
+    .addOption(topologyOption())
+    .option('--json', 'machine-readable output')
+    .action((queue: string, flags: PurgeFlags) => runPurge(queue, flags));
+}
+
+type ReplayFlags = CommonFlags & SelectionFlags & { limit?: string; rate?: string; dryRun?: boolean; to?: string };
+type PurgeFlags = CommonFlags & SelectionFlags & { yes?: boolean };
+
+function topologyOption(): Option {
+  return new Option('--topology <file>', 'topology file: the queue must be one of its DLQs (else its name must end in .dlq)').env('WARREN_TOPOLOGY');
+}
+
+function selectionOptions(command: Command): Command {
+  return command
+    .option('--filter <key=value>', 'jobType=…, error=… (substring), error~=regex, id=…, header.<name>=…; repeatable, all must match', collect, [])
+    .option('--since <time>', 'failed at or after (ISO time, or a duration ago: 30m, 2h)')
+    .option('--until <time>', 'failed before (ISO time, or a duration ago)');
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function runList(queue: string, flags: CommonFlags & { limit: string }): Promise<void> {
+  const limit = guard(() => parseLimit(flags.limit)) ?? 20;
+  const context = await contextFrom(flags);
+  const listing = await guardAsync(() => withDeadLetterQueue(context, queue, (broker) => listDeadLetters(broker, queue, { limit })));
+  print(flags.json ? JSON.stringify(listing) : formatListing(listing));
+}
+
+async function runReplay(queue: string, flags: ReplayFlags): Promise<void> {
+  const selection = guard(() => selectionFrom(flags));
+  const limit = guard(() => parseLimit(flags.limit));
+  const ratePerSecond = guard(() => parseRate(flags.rate));
+  const context = await contextFrom(flags);
+  const progress = flags.json ? undefined : progressBar();
+  let summary: ReplaySummary;
+  try {
+    summary = await guardAsync(() =>
+      withDeadLetterQueue(context, queue, (broker) =>
+        replayDeadLetters(broker, queue, {
+          selection,
+          ...(limit !== undefined && { limit }),
+          ...(ratePerSecond !== undefined && { ratePerSecond }),
+          dryRun: flags.dryRun === true,
+          ...(flags.to !== undefined && { to: flags.to }),
+          ...(progress && { onProgress: progress.update }),
+        }),
+      ),
+    );
+  } finally {
+    progress?.stop();
+  }
+  print(flags.json ? JSON.stringify(summary) : formatReplaySummary(summary));
+  if (summary.failed > 0 || summary.error !== undefined) process.exitCode = EXIT.failure;
+}
+
+async function runPurge(queue: string, flags: PurgeFlags): Promise<void> {
+  const selection = guard(() => selectionFrom(flags));
+  const context = await contextFrom(flags);
+  if (!flags.yes) {
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new CliExit(EXIT.invalid, 'warren dlq purge: refusing to delete without --yes when not on a terminal');
+    }
+    const what = flags.filter?.length || flags.since || flags.until ? 'the matching messages' : 'every message';
+    if (!(await confirm(`Delete ${what} of ${queue}? This cannot be undone. [y/N] `))) throw new CliExit(EXIT.ok, 'nothing deleted');
+  }
+  const summary = await guardAsync(() => withDeadLetterQueue(context, queue, (broker) => purgeDeadLetters(broker, queue, selection)));
+  print(flags.json ? JSON.stringify(summary) : `${summary.queue}: purged ${summary.purged}, kept ${summary.kept}`);
+}
+
+function selectionFrom(flags: SelectionFlags): Selection {
+  return parseSelection({
+    filters: flags.filter ?? [],
+    ...(flags.since !== undefined && { since: flags.since }),
+    ...(flags.until !== undefined && { until: flags.until }),
+  });
+}
+
+async function contextFrom(flags: CommonFlags): Promise<DlqContext> {
+  const plan = flags.topology === undefined ? undefined : (await loadTopology(flags.topology)).plan;
+  return { amqpUrls: loadConfig().amqpUrls, plan };
+}
+
+/** Bad input and wrong queues end the command with exit 1 and one clear line. */
+function guard<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw asCliExit(error);
+  }
+}
+
+async function guardAsync<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw asCliExit(error);
+  }
+}
+
+function asCliExit(error: unknown): unknown {
+  if (error instanceof DlqInputError || error instanceof DlqQueueError) return new CliExit(EXIT.invalid, `warren dlq: ${error.message}`);
+  return error;
+}
+
+function progressBar(): { update: (progress: ReplayProgress) => void; stop: () => void } | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: 'replay [{bar}] {value}/{total} scanned | {replayed} replayed | {speed}/s | ETA {eta_formatted}', etaBuffer: 200 },
+    cliProgress.Presets.shades_classic,
+  );
+  const startedAt = Date.now();
+  let started = false;
+  return {
+    update: (p) => {
+      const speed = Math.round(p.replayed / Math.max(0.001, (Date.now() - startedAt) / 1000));
+      if (!started) {
+        bar.start(p.total, p.scanned, { replayed: p.replayed, speed });
+        started = true;
+      } else bar.update(p.scanned, { replayed: p.replayed, speed });
+    },
+    stop: () => {
+      if (started) bar.stop();
+    },
+  };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const readline = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await readline.question(question)).trim());
+  } finally {
+    readline.close();
+  }
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
