@@ -11,14 +11,15 @@ const UNITS: ReadonlyArray<readonly [string, number]> = [
   ['ms', 1],
 ];
 
-const PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+/** A duration string; also published in the JSON Schema so editors flag `10x`. */
+export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
 /** Milliseconds for a duration string or number, or undefined if it is not one. */
 export function parseDuration(input: string | number): number | undefined {
   if (typeof input === 'number') {
     return Number.isInteger(input) && input >= 0 ? input : undefined;
   }
-  const match = PATTERN.exec(input.trim());
+  const match = DURATION_PATTERN.exec(input.trim());
   if (!match) return undefined;
   const factor = UNITS.find(([unit]) => unit === match[2])?.[1] ?? 1;
   const ms = Number(match[1]) * factor;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.ts';
+import { DURATION_PATTERN, parseDuration } from '../duration.ts';
 
 /**
  * The topology file, as users write it. Everything is strict (an unknown key
@@ -17,7 +17,12 @@ export const Name = z
   .max(255)
   .regex(NAME, 'names may use letters, digits and . _ - : only');
 
-export const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+export const Duration = z
+  .union([
+    z.string().meta({ pattern: DURATION_PATTERN.source, description: 'e.g. 500ms, 10s, 1m, 2h, 1d' }),
+    z.number().meta({ description: 'milliseconds' }),
+  ])
+  .transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({
