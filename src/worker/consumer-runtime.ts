@@ -1,0 +1,178 @@
+import { ConsumerChannel, type Delivery } from '../broker/consumer-channel.ts';
+import type { BrokerConnection } from '../broker/connection.ts';
+import type { IdempotencyStore } from '../idempotency/store.ts';
+import type { Logger } from '../log.ts';
+import { attemptOf, HEADERS, type Headers } from '../message/headers.ts';
+import type { ConsumerPlan } from '../topology/plan.ts';
+import type { CopyPublisher, IncomingDelivery, JobState } from './context.ts';
+import type { WorkerDefinition } from './define.ts';
+import { KeySerializer } from './key-serializer.ts';
+import type { WorkerMetrics } from './metrics.ts';
+import type { ConsumerSettings } from './options.ts';
+import { composeSteps, type Step } from './pipeline.ts';
+import { Semaphore } from './semaphore.ts';
+import { decodeStep } from './steps/decode.ts';
+import { dedupeStep } from './steps/dedupe.ts';
+import { handleStep } from './steps/handle.ts';
+import { retryInPlaceStep } from './steps/retry-in-place.ts';
+import { jobIdOf, settleStep } from './steps/settle.ts';
+import { stopGateStep } from './steps/stop-gate.ts';
+import { validateStep } from './steps/validate.ts';
+
+export interface ConsumerRuntimeDeps {
+  definition: WorkerDefinition;
+  plan: ConsumerPlan;
+  settings: ConsumerSettings;
+  store: IdempotencyStore;
+  connection: BrokerConnection;
+  publisher: CopyPublisher;
+  workerId: string;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  claimPollMs: number;
+}
+
+/**
+ * One consumer of one worker process: its channel, its pipeline (folded
+ * once, here), its concurrency limit and, for sharded consumers, per-key
+ * serialization.
+ */
+export class ConsumerRuntime {
+  private readonly semaphore: Semaphore;
+  private readonly serializer = new KeySerializer();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Stop taking work: release what has not started, stop waiting. */
+  private readonly stopping = new AbortController();
+  /** The shutdown deadline passed: abort running handlers. */
+  private readonly hardStop = new AbortController();
+  private readonly pipeline: (ctx: JobState) => Promise<void>;
+  private readonly channel: ConsumerChannel;
+  private readonly ordered: boolean;
+
+  constructor(private readonly deps: ConsumerRuntimeDeps) {
+    this.semaphore = new Semaphore(deps.settings.concurrency);
+    this.ordered = deps.plan.shards !== undefined;
+    this.pipeline = composeSteps(this.steps());
+    this.channel = new ConsumerChannel(
+      deps.connection,
+      { name: `warren-worker-${deps.plan.name}`, queues: deps.plan.queues, prefetch: deps.plan.prefetch },
+      (delivery) => this.onDelivery(delivery),
+      (message) => deps.logger.warn({ consumer: deps.plan.name, error: message }, 'consumer channel error'),
+    );
+  }
+
+  get name(): string {
+    return this.deps.plan.name;
+  }
+
+  async start(): Promise<void> {
+    await this.channel.waitForConsuming();
+  }
+
+  /** Cancel, give in-flight jobs until the deadline, release the rest, close the channel. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping.abort();
+    await this.channel.cancel().catch(() => undefined);
+    const drained = await waitAll(this.inFlight, deadlineMs);
+    if (!drained) {
+      this.deps.logger.warn({ consumer: this.name, inFlight: this.inFlight.size }, 'shutdown deadline passed; releasing unfinished jobs');
+      this.hardStop.abort();
+      await waitAll(this.inFlight, 2_000);
+    }
+    await this.channel.close();
+  }
+
+  private steps(): Step<JobState>[] {
+    const { definition, plan, settings, store, publisher, workerId, metrics } = this.deps;
+    const settle = settleStep({ plan, publisher, workerId, isRetryable: settings.isRetryable });
+    const dedupe = dedupeStep({ store, consumer: plan.name, leaseMs: settings.leaseMs, pollMs: this.deps.claimPollMs, signal: this.stopping.signal });
+    const handle = handleStep({ definition, timeoutMs: settings.timeoutMs, hardStop: this.hardStop.signal });
+    const steps = [settle, stopGateStep(this.stopping.signal), decodeStep, validateStep(definition.schema)];
+    if (this.ordered) {
+      steps.push(
+        retryInPlaceStep({
+          retry: plan.retry,
+          isRetryable: settings.isRetryable,
+          signal: this.stopping.signal,
+          onRetry: (ctx, error, delayMs) => {
+            metrics.retried.inc({ consumer: plan.name });
+            ctx.logger.info({ outcome: 'retry-in-place', delayMs, err: error }, 'job failed; retrying in place');
+          },
+        }),
+      );
+    }
+    return [...steps, dedupe, handle];
+  }
+
+  private onDelivery(delivery: Delivery): void {
+    const started = performance.now();
+    const ctx = this.jobState(delivery);
+    this.deps.metrics.received.inc({ consumer: this.name });
+    this.deps.metrics.inFlight.inc({ consumer: this.name });
+    const run = () => this.semaphore.run(() => this.pipeline(ctx));
+    const key = this.ordered ? ctx.orderingKey : undefined;
+    const job = (key !== undefined ? this.serializer.run(key, run) : run())
+      .catch((error: unknown) => {
+        ctx.outcome = 'unsettled';
+        ctx.logger.error({ err: error }, 'pipeline failed unexpectedly');
+      })
+      .finally(() => {
+        this.inFlight.delete(job);
+        this.deps.metrics.inFlight.dec({ consumer: this.name });
+        this.finish(ctx, started);
+      });
+    this.inFlight.add(job);
+  }
+
+  private finish(ctx: JobState, started: number): void {
+    const outcome = ctx.outcome ?? 'unsettled';
+    const durationMs = Math.round(performance.now() - started);
+    this.deps.metrics.record(this.name, outcome, durationMs / 1000, ctx.deadLetterReason);
+    const level = outcome === 'dead-lettered' || outcome === 'unsettled' ? 'warn' : 'info';
+    ctx.logger[level]({ outcome, durationMs, ...(ctx.deadLetterReason && { reason: ctx.deadLetterReason }) }, 'job settled');
+  }
+
+  private jobState(delivery: Delivery): JobState {
+    const { message } = delivery;
+    const headers: Headers = (message.properties.headers as Headers | undefined) ?? {};
+    const incoming: IncomingDelivery = {
+      content: message.content,
+      exchange: message.fields.exchange,
+      routingKey: message.fields.routingKey,
+      redelivered: message.fields.redelivered,
+      properties: { ...message.properties, headers },
+      ack: () => delivery.ack(),
+      nack: (requeue) => delivery.nack(requeue),
+    };
+    const jobId = jobIdOf(incoming);
+    const attempt = attemptOf(headers);
+    const rawKey = headers[HEADERS.orderingKey];
+    const orderingKey = rawKey === undefined || rawKey === null ? undefined : String(rawKey);
+    return {
+      delivery: incoming,
+      jobId,
+      orderingKey,
+      headers,
+      attempt,
+      body: undefined,
+      payload: undefined,
+      tx: undefined,
+      duplicate: false,
+      outcome: undefined,
+      logger: this.deps.logger.child({ jobId, consumer: this.name, attempt, queue: delivery.queue }),
+    };
+  }
+}
+
+/** True if every promise settled within `ms`. */
+async function waitAll(promises: Set<Promise<void>>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([Promise.allSettled([...promises]).then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

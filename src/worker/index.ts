@@ -1,0 +1,29 @@
+/** The worker runtime's public API. */
+import { withVhost } from '../broker/urls.ts';
+import { loadConfig } from '../config.ts';
+import { loadTopology } from '../topology/load.ts';
+import { loadWorkerModule } from './load.ts';
+import { Worker, type WorkerInit } from './worker.ts';
+
+export { NonRetryableError } from '../errors.ts';
+export { defineWorker, isWorkerDefinition, type IdempotencyOption, type JobContext, type WorkerDefinition, type WorkerSpec } from './define.ts';
+export { ClaimBusyError, HandlerTimeoutError, InvalidPayloadError, MalformedMessageError, ReleasedError } from './errors.ts';
+export { loadWorkerModule, resolveWorkerModule, WorkerModuleError } from './load.ts';
+export { WORKER_DEFAULTS, type WorkerOptions } from './options.ts';
+export { Worker, WorkerState, type WorkerInit } from './worker.ts';
+
+/**
+ * Loads the topology and the worker modules (paths or consumer names) and
+ * starts them in one `Worker`. The caller stops it (e.g. on SIGTERM).
+ */
+export async function runWorkers(input: { topology: string; workers: readonly string[]; cwd?: string } & WorkerInit): Promise<Worker> {
+  const { topology, workers, cwd, ...init } = input;
+  const loaded = await loadTopology(topology);
+  const definitions = await Promise.all(workers.map((spec) => loadWorkerModule(spec, cwd)));
+  const urls = init.urls ?? loadConfig().amqpUrls;
+  // A topology file that names a vhost wins over the one in AMQP_URL.
+  const vhost = loaded.plan.vhost;
+  const worker = new Worker(definitions, loaded.plan, { ...init, urls: vhost === undefined ? urls : urls.map((url) => withVhost(url, vhost)) });
+  await worker.start();
+  return worker;
+}

@@ -1,0 +1,80 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Outcome } from './context.ts';
+
+/**
+ * Worker metrics (prom-client), one registry per Worker so several workers
+ * in one process (or in tests) never collide. Labelled by consumer.
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly received: Counter<'consumer'>;
+  readonly succeeded: Counter<'consumer'>;
+  readonly retried: Counter<'consumer'>;
+  readonly deadLettered: Counter<'consumer' | 'reason'>;
+  readonly duplicates: Counter<'consumer'>;
+  readonly released: Counter<'consumer'>;
+  readonly inFlight: Gauge<'consumer'>;
+  readonly duration: Histogram<'consumer' | 'outcome'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.received = new Counter({ name: 'warren_worker_received_total', help: 'Deliveries received', labelNames: ['consumer'], registers });
+    this.succeeded = new Counter({ name: 'warren_worker_succeeded_total', help: 'Jobs handled and acked', labelNames: ['consumer'], registers });
+    this.retried = new Counter({ name: 'warren_worker_retried_total', help: 'Failed attempts sent to a retry tier or retried in place', labelNames: ['consumer'], registers });
+    this.deadLettered = new Counter({ name: 'warren_worker_dead_lettered_total', help: 'Jobs sent to the DLQ', labelNames: ['consumer', 'reason'], registers });
+    this.duplicates = new Counter({ name: 'warren_worker_duplicates_skipped_total', help: 'Deliveries of jobs already done, acked without running', labelNames: ['consumer'], registers });
+    this.released = new Counter({ name: 'warren_worker_released_total', help: 'Deliveries left for redelivery (shutdown, lost channel)', labelNames: ['consumer'], registers });
+    this.inFlight = new Gauge({ name: 'warren_worker_in_flight', help: 'Deliveries received and not yet settled', labelNames: ['consumer'], registers });
+    this.duration = new Histogram({
+      name: 'warren_worker_handler_duration_seconds',
+      help: 'Time from receipt to settle, by outcome',
+      labelNames: ['consumer', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  record(consumer: string, outcome: Outcome, seconds: number, reason?: string): void {
+    if (outcome === 'succeeded') this.succeeded.inc({ consumer });
+    else if (outcome === 'duplicate') this.duplicates.inc({ consumer });
+    else if (outcome === 'retried') this.retried.inc({ consumer });
+    else if (outcome === 'dead-lettered') this.deadLettered.inc({ consumer, reason: reason ?? 'unknown' });
+    else this.released.inc({ consumer });
+    this.duration.observe({ consumer, outcome }, seconds);
+  }
+}
+
+/** `/metrics` (Prometheus text) and `/healthz` (200 while `healthy()`), on all interfaces unless told otherwise. */
+export async function startMetricsServer(metrics: WorkerMetrics, port: number, healthy: () => boolean, host = '0.0.0.0'): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+      return;
+    }
+    if (req.method === 'GET' && path === '/healthz') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'not found' } }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,81 @@
+import { NonRetryableError } from '../errors.ts';
+import type { ConsumerPlan } from '../topology/plan.ts';
+import type { WorkerDefinition } from './define.ts';
+
+/** Process-wide options of a `Worker` (all optional; see DEFAULTS). */
+export interface WorkerOptions {
+  /** Broker URLs (several for a cluster). @defaultValue AMQP_URL */
+  urls?: string[];
+  /** Time in-flight handlers get to finish on stop before they are released. @defaultValue 10_000 */
+  shutdownTimeoutMs?: number;
+  /** HTTP port of `/metrics` and `/healthz`; 0 = off. @defaultValue 0 */
+  metricsPort?: number;
+  /** Identifies this process in DLQ headers and logs. @defaultValue `<hostname>:<pid>` */
+  workerId?: string;
+  /** How often a delivery re-tries a busy claim. @defaultValue 250 */
+  claimPollMs?: number;
+}
+
+export interface ResolvedWorkerOptions {
+  urls: string[];
+  shutdownTimeoutMs: number;
+  metricsPort: number;
+  workerId: string;
+  claimPollMs: number;
+}
+
+export const WORKER_DEFAULTS = {
+  shutdownTimeoutMs: 10_000,
+  metricsPort: 0,
+  claimPollMs: 250,
+  timeoutMs: 30_000,
+  leaseMarginMs: 5_000,
+} as const;
+
+export function resolveWorkerOptions(options: WorkerOptions, fallback: { urls: string[]; workerId: string }): ResolvedWorkerOptions {
+  const resolved: ResolvedWorkerOptions = {
+    urls: options.urls && options.urls.length > 0 ? options.urls : fallback.urls,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? WORKER_DEFAULTS.shutdownTimeoutMs,
+    metricsPort: options.metricsPort ?? WORKER_DEFAULTS.metricsPort,
+    workerId: options.workerId ?? fallback.workerId,
+    claimPollMs: options.claimPollMs ?? WORKER_DEFAULTS.claimPollMs,
+  };
+  requireInteger('shutdownTimeoutMs', resolved.shutdownTimeoutMs, 0);
+  requireInteger('metricsPort', resolved.metricsPort, 0, 65_535);
+  requireInteger('claimPollMs', resolved.claimPollMs, 1);
+  if (resolved.urls.length === 0) throw new RangeError('worker: at least one broker URL is required');
+  return resolved;
+}
+
+/** A definition's settings merged with its consumer plan, all required. */
+export interface ConsumerSettings {
+  concurrency: number;
+  timeoutMs: number;
+  leaseMs: number;
+  isRetryable: (error: unknown) => boolean;
+}
+
+export function resolveConsumerSettings(definition: WorkerDefinition, plan: ConsumerPlan): ConsumerSettings {
+  const timeoutMs = definition.timeoutMs ?? WORKER_DEFAULTS.timeoutMs;
+  const settings: ConsumerSettings = {
+    concurrency: definition.concurrency ?? plan.prefetch,
+    timeoutMs,
+    leaseMs: definition.leaseMs ?? timeoutMs + WORKER_DEFAULTS.leaseMarginMs,
+    isRetryable: definition.isRetryable ?? ((error) => !(error instanceof NonRetryableError)),
+  };
+  requireInteger(`${definition.consumer}: concurrency`, settings.concurrency, 1);
+  requireInteger(`${definition.consumer}: timeoutMs`, settings.timeoutMs, 1);
+  requireInteger(`${definition.consumer}: leaseMs`, settings.leaseMs, 1);
+  // A lease shorter than the handler may run would let a second delivery
+  // claim a job that is still running.
+  if (settings.leaseMs < settings.timeoutMs) {
+    throw new RangeError(`${definition.consumer}: leaseMs (${settings.leaseMs}) must be at least timeoutMs (${settings.timeoutMs})`);
+  }
+  return settings;
+}
+
+function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+}

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import type { Options } from 'amqplib';
+import { deadLetterHeaders, retryHeaders, type DeadLetterReason, type Headers } from '../../message/headers.ts';
+import type { ConsumerPlan } from '../../topology/plan.ts';
+import type { Step } from '../pipeline.ts';
+import type { CopyPublisher, IncomingDelivery, JobState } from '../context.ts';
+import { HandlerTimeoutError, immediateDeadLetterReason, ReleasedError } from '../errors.ts';
+import { decideRetry } from '../retry-policy.ts';
+import { sleep } from '../sleep.ts';
+
+export interface SettleOptions {
+  plan: ConsumerPlan;
+  publisher: CopyPublisher;
+  workerId: string;
+  isRetryable: (error: unknown) => boolean;
+  /** Pause before handing a message back after a copy could not be published. @defaultValue 1_000 */
+  requeuePauseMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * The outermost step: acts after everything else. Success (or an already
+ * done job) → ack. A failure → a confirmed copy to the next retry tier or to
+ * the DLQ, then ack; the original is never acked before its copy is
+ * confirmed. A released job is left unacked for redelivery.
+ */
+export function settleStep(options: SettleOptions): Step<JobState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      ctx.outcome = await settleFailure(ctx, error, options);
+      return;
+    }
+    ctx.outcome = ctx.delivery.ack() ? (ctx.duplicate ? 'duplicate' : 'succeeded') : 'unsettled';
+  };
+}
+
+async function settleFailure(ctx: JobState, error: unknown, options: SettleOptions): Promise<JobState['outcome']> {
+  if (error instanceof ReleasedError) return 'released';
+  ctx.logger.debug({ err: error }, 'attempt failed');
+  const reason = immediateDeadLetterReason(error, options.isRetryable);
+  const decision = reason === undefined ? decideRetry(ctx.attempt, options.plan.retry, options.plan.shards !== undefined) : undefined;
+  try {
+    if (decision?.action === 'retry-tier') {
+      await options.publisher.publish({
+        exchange: '',
+        routingKey: decision.queue,
+        content: ctx.delivery.content,
+        options: publishOptions(ctx.delivery, retryHeaders(ctx.headers, decision.nextAttempt)),
+      });
+      return ctx.delivery.ack() ? 'retried' : 'unsettled';
+    }
+    const finalReason: DeadLetterReason = reason ?? (error instanceof HandlerTimeoutError ? 'timeout' : 'attempts-exhausted');
+    ctx.deadLetterReason = finalReason;
+    await options.publisher.publish({
+      exchange: options.plan.deadLetter.exchange,
+      routingKey: ctx.delivery.routingKey,
+      content: ctx.delivery.content,
+      options: publishOptions(ctx.delivery, deadLetterHeaders(ctx.headers, failureOf(ctx, error, finalReason, options))),
+    });
+    return ctx.delivery.ack() ? 'dead-lettered' : 'unsettled';
+  } catch (publishError) {
+    // No confirmed copy, so the original must stay. Hand it back after a
+    // pause: a broker that refuses copies is never hammered in a hot loop.
+    ctx.logger.error({ err: publishError }, 'could not publish the retry/DLQ copy; requeueing the original');
+    await sleep(options.requeuePauseMs ?? 1_000).catch(() => undefined);
+    ctx.delivery.nack(true);
+    return 'released';
+  }
+}
+
+function failureOf(ctx: JobState, error: unknown, reason: DeadLetterReason, options: SettleOptions) {
+  const err = error instanceof Error ? error : new Error(String(error));
+  return {
+    reason,
+    error: { class: err.name || err.constructor.name, message: err.message, stack: err.stack },
+    attempts: ctx.attempt,
+    worker: options.workerId,
+    consumer: options.plan.name,
+    deliveredFrom: { exchange: ctx.delivery.exchange, routingKey: ctx.delivery.routingKey },
+    now: (options.now ?? (() => new Date()))(),
+  };
+}
+
+/** The original properties, untouched except for the headers (and a message id when it had none). */
+export function publishOptions(delivery: IncomingDelivery, headers: Headers): Options.Publish & { messageId: string } {
+  const p = delivery.properties;
+  const options: Options.Publish = { headers };
+  for (const key of ['contentType', 'contentEncoding', 'deliveryMode', 'priority', 'correlationId', 'replyTo', 'expiration', 'timestamp', 'type', 'appId'] as const) {
+    const value = p[key];
+    if (value !== undefined && value !== null) (options as Record<string, unknown>)[key] = value;
+  }
+  return { ...options, messageId: jobIdOf(delivery) };
+}
+
+/** The job id: `messageId`, else a hash of the body (so a redelivery maps to the same id). */
+export function jobIdOf(delivery: Pick<IncomingDelivery, 'properties' | 'content'>): string {
+  const id = delivery.properties.messageId;
+  if (typeof id === 'string' && id !== '') return id;
+  return `sha256:${createHash('sha256').update(delivery.content).digest('hex').slice(0, 32)}`;
+}

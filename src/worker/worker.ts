@@ -1,0 +1,174 @@
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
+import { BrokerConnection } from '../broker/connection.ts';
+import { parseAmqpUrls } from '../broker/urls.ts';
+import { BrokerUnavailableError } from '../errors.ts';
+import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
+import type { IdempotencyStore } from '../idempotency/store.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
+import { ConsumerRuntime } from './consumer-runtime.ts';
+import type { WorkerDefinition } from './define.ts';
+import { startMetricsServer, WorkerMetrics } from './metrics.ts';
+import { resolveConsumerSettings, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
+
+export const WorkerState = {
+  Idle: 'idle',
+  Starting: 'starting',
+  Running: 'running',
+  Stopping: 'stopping',
+  Stopped: 'stopped',
+} as const;
+export type WorkerState = (typeof WorkerState)[keyof typeof WorkerState];
+
+export interface WorkerInit extends WorkerOptions {
+  logger?: Logger;
+  /** Also export Node.js process metrics. @defaultValue true when a metrics port is set */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * Runs one or several worker definitions in this process. Two connections:
+ * one consumes, one publishes retry/DLQ copies, so a publisher blocked by a
+ * memory alarm never stalls acks. `start()` and `stop()` are safe to call
+ * twice; `stop()` is memoized and runs every cleanup step even if one fails.
+ */
+export class Worker {
+  readonly metrics: WorkerMetrics;
+  private readonly options: ResolvedWorkerOptions;
+  private readonly logger: Logger;
+  private currentState: WorkerState = WorkerState.Idle;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private consumeConnection: BrokerConnection | undefined;
+  private publishConnection: BrokerConnection | undefined;
+  private publisher: ConfirmPublisher | undefined;
+  private readonly runtimes: ConsumerRuntime[] = [];
+  private readonly ownedStores: IdempotencyStore[] = [];
+  private server: Server | undefined;
+
+  constructor(
+    private readonly definitions: readonly WorkerDefinition[],
+    private readonly plan: TopologyPlan,
+    init: WorkerInit = {},
+  ) {
+    if (definitions.length === 0) throw new RangeError('worker: no worker definitions given');
+    this.options = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}` });
+    this.logger = init.logger ?? createLogger('warren-worker');
+    this.metrics = new WorkerMetrics({ defaultMetrics: init.defaultMetrics ?? this.options.metricsPort > 0 });
+    for (const definition of definitions) resolveConsumerSettings(definition, this.consumerPlan(definition));
+  }
+
+  get state(): WorkerState {
+    return this.currentState;
+  }
+
+  get workerId(): string {
+    return this.options.workerId;
+  }
+
+  /** The port `/metrics` listens on (useful with port 0 = any). */
+  get metricsPort(): number | undefined {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  get healthy(): boolean {
+    return this.currentState === WorkerState.Running && this.consumeConnection?.state.connected === true;
+  }
+
+  start(): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error('worker: cannot start after stop'));
+    this.starting ??= this.doStart().catch(async (error: unknown) => {
+      await this.stop();
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /** Stop taking messages, finish or release in-flight ones, close channels, then connections. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStart(): Promise<void> {
+    this.currentState = WorkerState.Starting;
+    const { urls, workerId } = this.options;
+    this.consumeConnection = new BrokerConnection({ urls, name: `warren-worker-consume ${workerId}` });
+    this.publishConnection = new BrokerConnection({ urls, name: `warren-worker-publish ${workerId}` });
+    this.consumeConnection.on('state', (state: { connected: boolean }, reason?: string) =>
+      this.logger.info({ connected: state.connected, reason }, 'consume connection state'),
+    );
+    try {
+      await Promise.all([this.consumeConnection.waitForConnect(), this.publishConnection.waitForConnect()]);
+    } catch (error) {
+      throw new BrokerUnavailableError('cannot connect to the broker', { cause: error });
+    }
+    this.publisher = new ConfirmPublisher(this.publishConnection, { channels: 1 });
+    await this.publisher.waitForConnect();
+    const defaultStore = new MemoryIdempotencyStore();
+    this.ownedStores.push(defaultStore);
+    for (const definition of this.definitions) {
+      this.runtimes.push(
+        new ConsumerRuntime({
+          definition,
+          plan: this.consumerPlan(definition),
+          settings: resolveConsumerSettings(definition, this.consumerPlan(definition)),
+          store: await this.storeFor(definition, defaultStore),
+          connection: this.consumeConnection,
+          publisher: this.publisher,
+          workerId,
+          metrics: this.metrics,
+          logger: this.logger,
+          claimPollMs: this.options.claimPollMs,
+        }),
+      );
+    }
+    await Promise.all(this.runtimes.map((runtime) => runtime.start()));
+    if (this.options.metricsPort > 0) {
+      this.server = await startMetricsServer(this.metrics, this.options.metricsPort, () => this.healthy);
+    }
+    if (this.stopping) return;
+    this.currentState = WorkerState.Running;
+    this.logger.info({ workerId, consumers: this.runtimes.map((r) => r.name) }, 'worker running');
+  }
+
+  private async doStop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    this.currentState = WorkerState.Stopping;
+    const deadline = this.options.shutdownTimeoutMs;
+    const steps: Array<() => Promise<unknown>> = [
+      () => Promise.all(this.runtimes.map((runtime) => runtime.stop(deadline))),
+      async () => this.publisher?.close(),
+      () => Promise.all(this.ownedStores.map((store) => store.close())),
+      async () => this.consumeConnection?.close(),
+      async () => this.publishConnection?.close(),
+      () => new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve())),
+    ];
+    for (const step of steps) {
+      await step().catch((error: unknown) => this.logger.warn({ err: error }, 'error while stopping'));
+    }
+    this.currentState = WorkerState.Stopped;
+    this.logger.info({ workerId: this.options.workerId }, 'worker stopped');
+  }
+
+  private async storeFor(definition: WorkerDefinition, fallback: IdempotencyStore): Promise<IdempotencyStore> {
+    const option = definition.idempotency;
+    if (option === undefined) return fallback;
+    if (typeof option !== 'function') return option;
+    const store = await option();
+    this.ownedStores.push(store);
+    return store;
+  }
+
+  private consumerPlan(definition: WorkerDefinition): ConsumerPlan {
+    const plan = this.plan.consumers.find((consumer) => consumer.name === definition.consumer);
+    if (plan === undefined) {
+      const known = this.plan.consumers.map((c) => c.name).join(', ') || 'none';
+      throw new RangeError(`worker: consumer "${definition.consumer}" is not in the topology (consumers: ${known})`);
+    }
+    return plan;
+  }
+}
