@@ -20,6 +20,16 @@ export interface OutgoingMessage {
   options: Options.Publish & { messageId: string };
 }
 
+const MISSING_EXCHANGE = /NOT_FOUND - no exchange '(.*)' in vhost/;
+
+/** A publish to an exchange the broker does not have: unroutable, with a clearer message. */
+export class MissingExchangeError extends UnroutableError {
+  constructor(readonly exchange: string) {
+    super(exchange, '');
+    this.message = `the exchange "${exchange}" does not exist on the broker (is the topology applied?)`;
+  }
+}
+
 const DEFAULTS: Required<ConfirmPublisherOptions> = { channels: 4, maxInFlight: 10_000, confirmTimeoutMs: 5_000 };
 
 /**
@@ -35,27 +45,18 @@ export class ConfirmPublisher {
   private readonly channels: ChannelWrapper[];
   /** Publishes whose message was returned, by message id, waiting for their confirm. */
   private readonly returned = new Map<string, number>();
+  /** Exchanges a recent publish found missing (from the 404 channel error). */
+  private readonly missingExchanges = new Set<string>();
   private next = 0;
   private inFlightCount = 0;
+  private closed = false;
 
   constructor(
     private readonly connection: BrokerConnection,
     options: ConfirmPublisherOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
-    this.channels = Array.from({ length: this.options.channels }, (_, index) =>
-      connection.manager.createChannel({
-        name: `warren-publisher-${index}`,
-        confirm: true,
-        json: false,
-        publishTimeout: this.options.confirmTimeoutMs,
-        setup: async (channel: ConfirmChannel) => {
-          // The broker sends basic.return before the confirm of the same
-          // message, so marking it here is seen by the confirm callback.
-          channel.on('return', (message: ConsumeMessage) => this.markReturned(message));
-        },
-      }),
-    );
+    this.channels = Array.from({ length: this.options.channels }, (_, index) => this.createChannel(index));
   }
 
   /** Publishes awaiting their confirm. */
@@ -67,8 +68,20 @@ export class ConfirmPublisher {
     await Promise.all(this.channels.map((channel) => channel.waitForConnect()));
   }
 
+  /** Why a publish would fail fast right now, or `undefined` when it would be attempted. */
+  unavailable(): BrokerUnavailableError | undefined {
+    const state = this.connection.state;
+    if (!state.connected) return new BrokerUnavailableError('not connected to the broker');
+    if (state.blocked !== undefined) return new BrokerUnavailableError(`the broker blocked publishing (${state.blocked})`);
+    if (this.inFlightCount >= this.options.maxInFlight) {
+      return new BrokerUnavailableError(`${this.options.maxInFlight} publishes already await a confirm`);
+    }
+    return undefined;
+  }
+
   async publish(message: OutgoingMessage): Promise<void> {
-    this.assertCanPublish();
+    const unavailable = this.unavailable();
+    if (unavailable !== undefined) throw unavailable;
     const channel = this.channels[this.next++ % this.channels.length] as ChannelWrapper;
     this.inFlightCount++;
     try {
@@ -79,26 +92,55 @@ export class ConfirmPublisher {
       });
     } catch (error) {
       this.takeReturned(message.options.messageId);
-      throw this.translate(error);
+      throw this.translate(error, message.exchange);
     } finally {
       this.inFlightCount--;
     }
     if (this.takeReturned(message.options.messageId)) {
       throw new UnroutableError(message.exchange, message.routingKey);
     }
+    this.missingExchanges.delete(message.exchange);
   }
 
+  /** Safe to call more than once. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled(this.channels.map((channel) => channel.close()));
   }
 
-  private assertCanPublish(): void {
-    const state = this.connection.state;
-    if (!state.connected) throw new BrokerUnavailableError('not connected to the broker');
-    if (state.blocked !== undefined) throw new BrokerUnavailableError(`the broker blocked publishing (${state.blocked})`);
-    if (this.inFlightCount >= this.options.maxInFlight) {
-      throw new BrokerUnavailableError(`${this.options.maxInFlight} publishes already await a confirm`);
-    }
+  private createChannel(index: number): ChannelWrapper {
+    const wrapper: ChannelWrapper = this.connection.manager.createChannel({
+      name: `warren-publisher-${index}`,
+      confirm: true,
+      json: false,
+      publishTimeout: this.options.confirmTimeoutMs,
+      setup: async (channel: ConfirmChannel) => {
+        // The broker sends basic.return before the confirm of the same
+        // message, so marking it here is seen by the confirm callback.
+        channel.on('return', (message: ConsumeMessage) => this.markReturned(message));
+        // A channel error (publishing to a missing exchange: 404) closes the
+        // channel but not the connection. amqp-connection-manager only
+        // reopens channels on reconnect, so this slot would hold every later
+        // publish until its confirm timeout: replace the wrapper instead.
+        let failed = false;
+        channel.on('error', (error: Error) => {
+          failed = true;
+          const missing = MISSING_EXCHANGE.exec(error.message);
+          if (missing?.[1] !== undefined) this.missingExchanges.add(missing[1]);
+        });
+        channel.once('close', () => {
+          if (failed) this.replaceChannel(index, wrapper);
+        });
+      },
+    });
+    return wrapper;
+  }
+
+  private replaceChannel(index: number, failed: ChannelWrapper): void {
+    if (this.closed || this.channels[index] !== failed) return;
+    this.channels[index] = this.createChannel(index);
+    // Rejects what was queued or unconfirmed on it: their fate is unknown, so never a success.
+    void failed.close().catch(() => undefined);
   }
 
   private markReturned(message: ConsumeMessage): void {
@@ -114,14 +156,17 @@ export class ConfirmPublisher {
     return true;
   }
 
-  private translate(error: unknown): Error {
+  private translate(error: unknown, exchange: string): Error {
     const message = error instanceof Error ? error.message : String(error);
+    if (message.startsWith('Channel closed') && this.missingExchanges.has(exchange)) {
+      return new MissingExchangeError(exchange);
+    }
     if (message === 'timeout') {
       return new BrokerUnavailableError(`no confirm within ${this.options.confirmTimeoutMs} ms`, { cause: error });
     }
     if (/nack/i.test(message)) return new PublishRejectedError('the broker refused the message (nack)');
-    if (error instanceof Error && !this.connection.state.connected) {
-      return new BrokerUnavailableError('connection lost before the confirm', { cause: error });
+    if (error instanceof Error && (!this.connection.state.connected || message.startsWith('Channel closed'))) {
+      return new BrokerUnavailableError('the channel closed before the confirm', { cause: error });
     }
     return error instanceof Error ? error : new Error(message);
   }

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/**
+ * The response bodies of the producer's routes, as zod schemas: the OpenAPI
+ * document is generated from these (and from each job type's payload
+ * schema), and the tests parse real responses with them.
+ */
+export const ErrorResponse = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
+});
+
+export const JobAccepted = z.object({ id: z.string(), jobType: z.string(), routingKey: z.string() });
+
+export const BatchResult = z.object({
+  accepted: z.number().int(),
+  results: z.array(
+    z.object({
+      index: z.number().int(),
+      status: z.number().int(),
+      id: z.string().optional(),
+      error: ErrorResponse.shape.error.optional(),
+    }),
+  ),
+});
+
+export const JobTypeList = z.object({
+  jobs: z.array(
+    z.object({
+      type: z.string(),
+      exchange: z.string(),
+      routingKey: z.string(),
+      orderingKey: z.string().nullable(),
+      description: z.string().nullable(),
+      schema: z.record(z.string(), z.unknown()),
+    }),
+  ),
+});
+
+export const QueueList = z.object({
+  vhost: z.string(),
+  queues: z.array(
+    z.object({
+      name: z.string(),
+      exists: z.boolean(),
+      messagesReady: z.number().int(),
+      messagesUnacked: z.number().int(),
+      consumers: z.number().int(),
+      publishRate: z.number().nullable(),
+      ackRate: z.number().nullable(),
+      deliverRate: z.number().nullable(),
+    }),
+  ),
+});
+
+export const Health = z.object({ status: z.literal('ok') });
+
+export const Readiness = z.object({
+  ready: z.boolean(),
+  connected: z.boolean(),
+  blocked: z.string().nullable(),
+});

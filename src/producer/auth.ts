@@ -1,0 +1,66 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ApiError, sendApiError } from './http-errors.ts';
+
+/** `enqueue` may post jobs and read job types; `admin` may do everything. */
+export type Scope = 'enqueue' | 'admin';
+
+interface TokenEntry {
+  digest: Buffer;
+  scope: Scope;
+}
+
+/**
+ * `WARREN_API_TOKENS` → token digests. Entries are `token:scope`, comma
+ * separated (split on the last colon, so a token may contain one). A bad
+ * entry throws without echoing the token.
+ */
+export function parseApiTokens(value: string | undefined): TokenEntry[] {
+  if (value === undefined || value.trim() === '') return [];
+  return value.split(',').map((raw, index) => {
+    const entry = raw.trim();
+    const colon = entry.lastIndexOf(':');
+    const token = colon > 0 ? entry.slice(0, colon) : '';
+    const scope = colon > 0 ? entry.slice(colon + 1) : '';
+    if (token === '' || (scope !== 'enqueue' && scope !== 'admin')) {
+      throw new Error(`WARREN_API_TOKENS entry ${index + 1} must be "token:enqueue" or "token:admin"`);
+    }
+    return { digest: digest(token), scope };
+  });
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+/** The scope of a presented token, comparing against every entry in constant time. */
+export function scopeOf(entries: readonly TokenEntry[], presented: string): Scope | undefined {
+  // Equal-length digests make timingSafeEqual applicable and hide the token length.
+  const candidate = digest(presented);
+  let found: Scope | undefined;
+  for (const entry of entries) {
+    if (timingSafeEqual(entry.digest, candidate) && found !== 'admin') found = entry.scope;
+  }
+  return found;
+}
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** Express middleware requiring `scope`; a no-op when no tokens are configured. */
+export function requireScope(entries: readonly TokenEntry[], scope: Scope, retryAfterSeconds: number): RequestHandler {
+  if (entries.length === 0) return (_req, _res, next) => next();
+  return (req, res, next) => {
+    const match = BEARER.exec(req.headers.authorization ?? '');
+    const granted = match?.[1] === undefined ? undefined : scopeOf(entries, match[1]);
+    if (granted === undefined) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      sendApiError(res, new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required'), retryAfterSeconds);
+      return;
+    }
+    if (scope === 'admin' && granted !== 'admin') {
+      sendApiError(res, new ApiError(403, 'FORBIDDEN', 'this route needs a token with the admin scope'), retryAfterSeconds);
+      return;
+    }
+    next();
+  };
+}

@@ -1,0 +1,94 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BrokerConnection } from '../broker/connection.ts';
+import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
+import { ManagementClient } from '../broker/management.ts';
+import { vhostOf } from '../broker/urls.ts';
+import { loadConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { loadTopology } from '../topology/load.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { createApp } from './app.ts';
+import { parseApiTokens } from './auth.ts';
+import { buildJobTypes } from './job-types.ts';
+import { createMetrics } from './metrics.ts';
+import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
+
+export type { ProducerOptions } from './options.ts';
+export { createApp } from './app.ts';
+
+export type ProducerSource = { plan: TopologyPlan; topologyFile?: undefined } | { topologyFile: string; plan?: undefined };
+
+export interface RunningProducer {
+  /** `http://host:port` the server listens on. */
+  url: string;
+  /** Stops taking requests, lets in-flight ones finish, closes the publisher and the connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP producer: one long-lived publishing connection (its own,
+ * separate from any consumer), a pool of confirm channels, and the express
+ * app. It listens at once, without waiting for the broker: until connected
+ * it answers 503 and `/readyz` says not ready.
+ */
+export async function startProducer(input: ProducerSource & ProducerOptions): Promise<RunningProducer> {
+  const plan = input.plan ?? (await loadTopology(input.topologyFile)).plan;
+  const config = loadConfig();
+  const logger = input.logger ?? createLogger('warren-producer');
+  const amqpUrls = input.amqpUrls ?? config.amqpUrls;
+  const managementUrl = input.managementUrl ?? config.managementUrl;
+  const tokens = parseApiTokens('apiTokens' in input ? input.apiTokens : config.apiTokens);
+  if (tokens.length === 0) {
+    logger.warn('WARREN_API_TOKENS is not set: the producer accepts requests WITHOUT authentication');
+  }
+  const connection = new BrokerConnection({ urls: amqpUrls, name: 'warren-producer' });
+  connection.on('state', (state, reason) => logger.info({ broker: state, reason }, 'broker connection state'));
+  connection.on('connectFailed', (reason) => logger.warn({ reason }, 'broker connection failed'));
+  const publisher = new ConfirmPublisher(connection, input.publisher);
+  const app = createApp({
+    plan,
+    jobTypes: buildJobTypes(plan.jobs),
+    connection,
+    publisher,
+    management: new ManagementClient(managementUrl),
+    metrics: createMetrics(connection, publisher),
+    logger,
+    tokens,
+    vhost: plan.vhost ?? vhostOf(amqpUrls[0] ?? ''),
+    amqpUrls,
+    managementUrl,
+    bodyLimit: input.bodyLimit ?? config.bodyLimit ?? PRODUCER_DEFAULTS.bodyLimit,
+    maxBatchItems: input.maxBatchItems ?? PRODUCER_DEFAULTS.maxBatchItems,
+    retryAfterSeconds: input.retryAfterSeconds ?? PRODUCER_DEFAULTS.retryAfterSeconds,
+  });
+  const server = await listen(app, input.host ?? '127.0.0.1', input.port ?? config.port);
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  logger.info({ url, jobTypes: plan.jobs.map((job) => job.type) }, 'producer listening');
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await stopped;
+        await publisher.close();
+        await connection.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Alias kept for callers that build on the producer (`warren up`). */
+export const createProducer = startProducer;
+
+function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    // Keep-alive sockets must not hold close() open.
+    server.keepAliveTimeout = 5_000;
+  });
+}

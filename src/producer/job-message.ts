@@ -1,0 +1,57 @@
+import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
+import { jobHeaders } from '../message/headers.ts';
+import type { JobType } from './job-types.ts';
+
+export interface JobMessageInput {
+  jobType: JobType;
+  /** The validated payload, as the client sent it. */
+  payload: unknown;
+  id: string;
+  orderingKey: string | undefined;
+  correlationId: string | undefined;
+  now: Date;
+}
+
+/**
+ * Pure: a validated job → the AMQP message of DESIGN.md's conventions
+ * (persistent JSON, message id = job id, type = job type, timestamp,
+ * correlation id, `x-warren-*` headers including the ordering key that
+ * sharded consumers' consistent-hash exchanges hash on).
+ */
+export function buildJobMessage(input: JobMessageInput): OutgoingMessage {
+  const { jobType } = input;
+  return {
+    exchange: jobType.exchange,
+    routingKey: jobType.routingKey,
+    content: Buffer.from(JSON.stringify(input.payload)),
+    options: {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: input.id,
+      type: jobType.type,
+      timestamp: Math.floor(input.now.getTime() / 1000),
+      ...(input.correlationId !== undefined && { correlationId: input.correlationId }),
+      headers: jobHeaders({
+        exchange: jobType.exchange,
+        routingKey: jobType.routingKey,
+        orderingKey: input.orderingKey,
+        now: input.now,
+      }),
+    },
+  };
+}
+
+/** Idempotency keys and correlation ids: visible ASCII, bounded, so they fit AMQP shortstr (255). */
+const TOKEN_HEADER = /^[\x21-\x7e]{1,200}$/;
+
+/** A header value we accept as an id, `undefined` when absent, `null` when malformed. */
+export function idHeader(value: string | string[] | undefined): string | undefined | null {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !TOKEN_HEADER.test(value)) return null;
+  return value;
+}
+
+/** The id of item `index` of a batch posted with `Idempotency-Key: key`: stable across retries. */
+export function batchItemId(key: string, index: number): string {
+  return `${key}:${index}`;
+}

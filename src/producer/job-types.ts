@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import type { JobPlan } from '../topology/plan.ts';
+
+/**
+ * A job type as the producer serves it: the plan entry plus what the hot
+ * path needs, built once at startup (the validator, the split ordering-key
+ * path) so a request only looks a job type up and runs its validator.
+ */
+export interface JobType {
+  type: string;
+  exchange: string;
+  routingKey: string;
+  orderingKey: string | undefined;
+  /** `orderingKey` split on dots, e.g. `customer.id` → `['customer', 'id']`. */
+  orderingKeyPath: readonly string[] | undefined;
+  /** The payload's JSON Schema, as written in the topology. */
+  jsonSchema: Record<string, unknown>;
+  validator: z.ZodType;
+  description: string | undefined;
+}
+
+export function buildJobTypes(jobs: readonly JobPlan[]): Map<string, JobType> {
+  const types = new Map<string, JobType>();
+  for (const job of jobs) {
+    types.set(job.type, {
+      type: job.type,
+      exchange: job.exchange,
+      routingKey: job.routingKey,
+      orderingKey: job.orderingKey,
+      orderingKeyPath: job.orderingKey?.split('.'),
+      jsonSchema: job.payloadSchema,
+      validator: z.fromJSONSchema(job.payloadSchema as Parameters<typeof z.fromJSONSchema>[0]),
+      description: job.description,
+    });
+  }
+  return types;
+}
+
+/**
+ * The ordering key of a valid payload: the string or number at the job's
+ * path, as a string; `undefined` when the job type has none. Throws
+ * `MissingOrderingKeyError` when the job type names one the payload lacks,
+ * since a keyless job of an ordered type would hash to an arbitrary shard.
+ */
+export function orderingKeyOf(jobType: JobType, payload: unknown): string | undefined {
+  const path = jobType.orderingKeyPath;
+  if (path === undefined) return undefined;
+  let value: unknown = payload;
+  for (const key of path) {
+    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new MissingOrderingKeyError(jobType.orderingKey ?? '');
+}
+
+export class MissingOrderingKeyError extends Error {
+  constructor(readonly path: string) {
+    super(`the ordering key "${path}" must be a non-empty string or a number`);
+  }
+}

@@ -1,0 +1,120 @@
+import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { BatchResult, ErrorResponse, Health, JobAccepted, JobTypeList, QueueList, Readiness } from './api-schemas.ts';
+import type { JobType } from './job-types.ts';
+
+type Security = Record<string, string[]>[];
+
+const json = (schema: z.ZodType, description: string): ResponseConfig => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const errorResponses = (statuses: Record<number, string>): Record<number, ResponseConfig> =>
+  Object.fromEntries(Object.entries(statuses).map(([status, text]) => [status, json(ErrorResponse, text)]));
+
+const IdempotencyKey = z.string().min(1).max(200).optional();
+const CorrelationId = z.string().min(1).max(200).optional();
+
+const ENQUEUE_ERRORS = {
+  400: 'Malformed JSON, a schema failure (details lists each issue path and message) or a bad header',
+  401: 'Missing or unknown bearer token',
+  403: 'The token lacks the needed scope',
+  404: 'Unknown job type',
+  413: 'The body exceeds the size limit',
+  415: 'The body is not application/json',
+  502: 'The broker returned the message as unroutable',
+  503: 'Broker unreachable, blocked (alarm) or too many publishes in flight; see Retry-After',
+};
+
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas the server
+ * uses: one enqueue and one batch path per job type, each with that job
+ * type's payload schema as its request body.
+ */
+export function buildOpenApiDocument(jobTypes: Iterable<JobType>, options: { maxBatchItems: number }): Record<string, unknown> {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  const security: Security = [{ [bearer.name]: [] }];
+  for (const jobType of jobTypes) registerJobType(registry, jobType, security, options.maxBatchItems);
+  registerReadRoutes(registry, security);
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'warren producer',
+      version: '0.1.0',
+      description: 'Enqueue jobs on RabbitMQ. 202 means the broker confirmed the message as persisted and routed.',
+    },
+  });
+  return document as unknown as Record<string, unknown>;
+}
+
+function registerJobType(registry: OpenAPIRegistry, jobType: JobType, security: Security, maxBatchItems: number): void {
+  const headers = z.object({ 'idempotency-key': IdempotencyKey, 'x-correlation-id': CorrelationId });
+  registry.registerPath({
+    method: 'post',
+    path: `/v1/jobs/${jobType.type}`,
+    summary: `Enqueue one ${jobType.type} job`,
+    ...(jobType.description !== undefined && { description: jobType.description }),
+    security,
+    request: { headers, body: { required: true, content: { 'application/json': { schema: jobType.validator } } } },
+    responses: { 202: json(JobAccepted, 'Confirmed by the broker'), ...errorResponses(ENQUEUE_ERRORS) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: `/v1/jobs/${jobType.type}/batch`,
+    summary: `Enqueue up to ${maxBatchItems} ${jobType.type} jobs, pipelined`,
+    description: 'Invalid items are not published; the others are. With Idempotency-Key K, item i gets the id K:i.',
+    security,
+    request: {
+      headers,
+      body: { required: true, content: { 'application/json': { schema: z.array(jobType.validator).min(1).max(maxBatchItems) } } },
+    },
+    responses: {
+      202: json(BatchResult, 'Every item was confirmed'),
+      207: json(BatchResult, 'Some items failed; each result says why'),
+      ...errorResponses({ ...ENQUEUE_ERRORS, 400: 'Malformed JSON, not an array, or a bad header', 413: 'Body or item count over the limit' }),
+    },
+  });
+}
+
+function registerReadRoutes(registry: OpenAPIRegistry, security: Security): void {
+  const authErrors = errorResponses({ 401: 'Missing or unknown bearer token', 403: 'The token lacks the needed scope' });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/jobs',
+    summary: 'Job types and their payload JSON Schemas',
+    security,
+    responses: { 200: json(JobTypeList, 'Job types'), ...authErrors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/queues',
+    summary: 'Per queue of the topology: depth, consumers and rates (consumer lag); admin scope',
+    security,
+    responses: {
+      200: json(QueueList, 'Queues'),
+      ...authErrors,
+      ...errorResponses({ 503: 'The management API is unreachable' }),
+    },
+  });
+  registry.registerPath({ method: 'get', path: '/healthz', summary: 'The process is alive', responses: { 200: json(Health, 'Alive') } });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    summary: 'Connected to the broker and not blocked',
+    responses: { 200: json(Readiness, 'Ready'), 503: json(Readiness, 'Not ready') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+  });
+}

@@ -1,0 +1,32 @@
+import type { Logger } from '../log.ts';
+import type { ConfirmPublisherOptions } from '../broker/confirm-publisher.ts';
+
+/** What a producer needs besides its topology. Every field has a default. */
+export interface ProducerOptions {
+  /** Broker nodes (a cluster is tried in turn). @defaultValue `AMQP_URL` */
+  amqpUrls?: string[];
+  /** @defaultValue `RABBITMQ_MANAGEMENT_URL` */
+  managementUrl?: string;
+  /** `token:scope` pairs, comma separated; unset means no auth. @defaultValue `WARREN_API_TOKENS` */
+  apiTokens?: string | undefined;
+  /** Largest request body, in body-parser notation. @defaultValue `WARREN_BODY_LIMIT` ('1mb') */
+  bodyLimit?: string;
+  /** Most items in one batch request. @defaultValue 1000 */
+  maxBatchItems?: number;
+  /** Seconds put in `Retry-After` on a 503. @defaultValue 1 */
+  retryAfterSeconds?: number;
+  /** Confirm channels, in-flight bound, confirm timeout. */
+  publisher?: ConfirmPublisherOptions;
+  /** @defaultValue 0.0.0.0 for the CLI, 127.0.0.1 for tests */
+  host?: string;
+  /** 0 picks a free port. @defaultValue `PORT` (8080) */
+  port?: number;
+  /** @defaultValue a `createLogger('warren-producer')` at `LOG_LEVEL` */
+  logger?: Logger;
+}
+
+export const PRODUCER_DEFAULTS = {
+  maxBatchItems: 1000,
+  retryAfterSeconds: 1,
+  bodyLimit: '1mb',
+} as const;

@@ -1,0 +1,52 @@
+import { encodeVhost, type ManagementClient } from '../broker/management.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+
+/** One queue of the topology as `GET /v1/queues` shows it: the consumer lag view. */
+export interface QueueLag {
+  name: string;
+  /** False when the topology names the queue but the broker does not have it (not applied yet). */
+  exists: boolean;
+  messagesReady: number;
+  messagesUnacked: number;
+  consumers: number;
+  /** Messages per second, when the management API has sampled them. */
+  publishRate: number | null;
+  ackRate: number | null;
+  deliverRate: number | null;
+}
+
+interface ManagementQueue {
+  name: string;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
+  message_stats?: {
+    publish_details?: { rate?: number };
+    ack_details?: { rate?: number };
+    deliver_get_details?: { rate?: number };
+  };
+}
+
+const COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers,message_stats';
+
+/** Reads every queue of the vhost in one management call and keeps the topology's, in plan order. */
+export async function queueLag(management: ManagementClient, plan: TopologyPlan, vhost: string): Promise<QueueLag[]> {
+  const live = (await management.get<ManagementQueue[]>(`/queues/${encodeVhost(vhost)}?columns=${COLUMNS}`)) ?? [];
+  const byName = new Map(live.map((queue) => [queue.name, queue]));
+  return plan.queues.map((queue) => toLag(queue.name, byName.get(queue.name)));
+}
+
+/** Pure: a management API queue (or its absence) → the lag row. */
+export function toLag(name: string, queue: ManagementQueue | undefined): QueueLag {
+  const stats = queue?.message_stats;
+  return {
+    name,
+    exists: queue !== undefined,
+    messagesReady: queue?.messages_ready ?? 0,
+    messagesUnacked: queue?.messages_unacknowledged ?? 0,
+    consumers: queue?.consumers ?? 0,
+    publishRate: stats?.publish_details?.rate ?? null,
+    ackRate: stats?.ack_details?.rate ?? null,
+    deliverRate: stats?.deliver_get_details?.rate ?? null,
+  };
+}
