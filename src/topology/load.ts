@@ -105,7 +105,8 @@ function keyNode(doc: Document, parent: (string | number)[], key: string | numbe
 }
 
 function cleanYamlMessage(message: string): string {
-  return message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? message;
+  const first = message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? message;
+  return first.startsWith('Map keys must be unique') ? 'duplicate name: this key is already defined above in the same map' : first;
 }
 
 function sortIssues(issues: TopologyIssue[]): TopologyIssue[] {

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { diffTopology, hasConflicts } from '../../src/topology/diff.ts';
+import { exportDefinitions } from '../../src/topology/export.ts';
+import { normaliseLive, type LiveTopology, type RawBinding, type RawExchange, type RawQueue } from '../../src/topology/inspect.ts';
+import { parseTopology } from '../../src/topology/load.ts';
+import type { TopologyPlan } from '../../src/topology/plan.ts';
+import { diffFromPreconditionFailed } from '../../src/topology/probe.ts';
+
+function ordersPlan(): TopologyPlan {
+  const result = parseTopology(readFileSync('topology/orders.yaml', 'utf8'), 'orders.yaml');
+  if (!result.ok) throw new Error('orders.yaml must be valid');
+  return result.value.plan;
+}
+
+/** What the management API would answer for a vhost where `plan` was applied. */
+function rawOf(plan: TopologyPlan): { exchanges: RawExchange[]; queues: RawQueue[]; bindings: RawBinding[] } {
+  const defs = exportDefinitions(plan, 'v');
+  return {
+    exchanges: [
+      { name: '', type: 'direct', durable: true, auto_delete: false, internal: false, arguments: {} },
+      ...defs.exchanges,
+    ],
+    // 3.10 reports every queue's type; classic queues have no x-queue-type argument.
+    queues: plan.queues.map((q) => ({ name: q.name, type: q.type, durable: q.durable, auto_delete: q.autoDelete, arguments: q.arguments })),
+    bindings: [
+      ...plan.queues.map((q) => ({ source: '', destination: q.name, destination_type: 'queue', routing_key: q.name, arguments: {} })),
+      ...defs.bindings,
+    ],
+  };
+}
+
+const live = (plan: TopologyPlan): LiveTopology => normaliseLive('v', rawOf(plan));
+const empty: LiveTopology = { vhost: 'v', vhostExists: false, exchanges: [], queues: [], bindings: [] };
+
+describe('diffTopology', () => {
+  it('creates everything on an empty vhost', () => {
+    const plan = ordersPlan();
+    const { changes, warnings } = diffTopology(plan, empty);
+    expect(changes.every((c) => c.action === 'create')).toBe(true);
+    expect(changes).toHaveLength(plan.exchanges.length + plan.queues.length + plan.bindings.length);
+    expect(warnings).toEqual([]);
+  });
+
+  it('finds nothing to do where the plan was applied (defaults, x-queue-type and default bindings normalised)', () => {
+    const plan = ordersPlan();
+    const diff = diffTopology(plan, live(plan));
+    expect(diff.changes.filter((c) => c.action !== 'unchanged')).toEqual([]);
+    expect(hasConflicts(diff)).toBe(false);
+  });
+
+  it('reads a classic queue declared with an explicit x-queue-type as unchanged', () => {
+    const plan = ordersPlan();
+    const raw = rawOf(plan);
+    raw.queues = raw.queues.map((q) => (q.type === 'classic' ? { ...q, arguments: { ...q.arguments, 'x-queue-type': 'classic' } } : q));
+    expect(hasConflicts(diffTopology(plan, normaliseLive('v', raw)))).toBe(false);
+  });
+
+  it('reports a changed argument as old vs new', () => {
+    const plan = ordersPlan();
+    const current = live(plan);
+    const retry = current.queues.find((q) => q.name === 'inventory.retry.1s');
+    if (!retry) throw new Error('missing inventory.retry.1s');
+    retry.arguments['x-message-ttl'] = 2_000;
+    const conflicts = diffTopology(plan, current).changes.filter((c) => c.action === 'conflict');
+    expect(conflicts).toEqual([
+      { action: 'conflict', kind: 'queue', name: 'inventory.retry.1s', diff: { 'arguments.x-message-ttl': { old: 2_000, new: 1_000 } } },
+    ]);
+  });
+
+  it('reports an argument only one side has, and a differing type or flag', () => {
+    const plan = ordersPlan();
+    const current = live(plan);
+    const inventory = current.queues.find((q) => q.name === 'inventory');
+    const loyalty = current.queues.find((q) => q.name === 'loyalty');
+    const orders = current.exchanges.find((e) => e.name === 'orders');
+    if (!inventory || !loyalty || !orders) throw new Error('fixture');
+    inventory.arguments['x-max-length'] = 10;
+    loyalty.type = 'classic';
+    orders.durable = false;
+    const byName = new Map(diffTopology(plan, current).changes.map((c) => [c.name, c]));
+    expect(byName.get('inventory')?.diff).toEqual({ 'arguments.x-max-length': { old: 10, new: null } });
+    expect(byName.get('loyalty')?.diff).toEqual({ type: { old: 'classic', new: 'quorum' } });
+    expect(byName.get('orders')?.diff).toEqual({ durable: { old: false, new: true } });
+  });
+
+  it('treats a re-weighted consistent-hash binding as a conflict, a missing binding as create', () => {
+    const plan = ordersPlan();
+    const current = live(plan);
+    const shard0 = current.bindings.find((b) => b.destination === 'payments.shard.0');
+    if (!shard0) throw new Error('fixture');
+    shard0.routingKey = '3';
+    current.bindings = current.bindings.filter((b) => b.destination !== 'inventory' || b.source === '');
+    const byName = new Map(diffTopology(plan, current).changes.map((c) => [c.name, c]));
+    expect(byName.get('payments.shard -> payments.shard.0 [1]')).toMatchObject({
+      action: 'conflict',
+      diff: { weight: { old: '3', new: '1' } },
+    });
+    expect(byName.get('orders -> inventory [order.*]')?.action).toBe('create');
+  });
+
+  it('warns when the shard count changes, and names shards that stay bound', () => {
+    const current = live(ordersPlan());
+    const sixShards = ordersPlan();
+    const payments = sixShards.consumers.find((c) => c.name === 'payments');
+    if (!payments?.shards) throw new Error('fixture');
+    payments.shards.count = 6;
+    expect(diffTopology(sixShards, current).warnings).toEqual([expect.stringContaining('6 shards in the file, 4 on the broker')]);
+
+    const twoShards = ordersPlan();
+    const fewer = twoShards.consumers.find((c) => c.name === 'payments');
+    if (!fewer?.shards) throw new Error('fixture');
+    fewer.shards.count = 2;
+    const warnings = diffTopology(twoShards, current).warnings;
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toContain('payments.shard.2, payments.shard.3 stay bound to payments.shard');
+  });
+
+  it('does not warn about shards on a first apply', () => {
+    expect(diffTopology(ordersPlan(), empty).warnings).toEqual([]);
+  });
+});
+
+describe('diffFromPreconditionFailed', () => {
+  it('names the argument of an inequivalent-arg 406', () => {
+    const error = new Error(
+      "Channel closed by server: 406 (PRECONDITION-FAILED) with message \"PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost 'v': received the value '2000' of type 'signedint' but current is the value '1000' of type 'signedint'\"",
+    );
+    expect(diffFromPreconditionFailed(error)).toEqual({ 'arguments.x-message-ttl': { old: '1000', new: '2000' } });
+  });
+
+  it('keeps the broker text for other 406s', () => {
+    const error = new Error('Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - cannot redeclare exchange \'x\'"');
+    expect(diffFromPreconditionFailed(error)).toEqual({ declaration: { old: "cannot redeclare exchange 'x'", new: 'as in the file' } });
+  });
+});
+
+describe('exportDefinitions', () => {
+  it('puts the vhost on every object and keeps the plan\'s arguments', () => {
+    const plan = ordersPlan();
+    const defs = exportDefinitions(plan, 'shop');
+    expect(defs.vhosts).toEqual([{ name: 'shop' }]);
+    expect([...defs.exchanges, ...defs.queues, ...defs.bindings].every((o) => o.vhost === 'shop')).toBe(true);
+    expect(defs.queues.find((q) => q.name === 'loyalty')?.arguments).toMatchObject({ 'x-queue-type': 'quorum' });
+    expect(defs.bindings).toHaveLength(plan.bindings.length);
+  });
+});
