@@ -108,8 +108,11 @@ export async function probeBroker(amqpUrl: string, managementUrl: string): Promi
     return { status: 'absent', reason: `no RabbitMQ answers at ${redactUrl(amqpUrl)} (${reason})` };
   }
   const management = new ManagementClient(managementUrl);
-  const nodes = await management.get<Array<{ enabled_plugins?: string[] }>>('/nodes').catch(() => undefined);
-  if (!nodes) {
+  // /overview answers at once; /nodes lists plugins only after its first
+  // stats round (about 5 s after a node starts). An enabled plugin shows
+  // through what it adds: the management API itself, the exchange type.
+  const overview = await management.get<{ exchange_types?: Array<{ name: string }> }>('/overview').catch(() => undefined);
+  if (!overview) {
     return {
       status: 'incomplete',
       reason:
@@ -117,7 +120,8 @@ export async function probeBroker(amqpUrl: string, managementUrl: string): Promi
         'run `rabbitmq-plugins enable rabbitmq_management` or set RABBITMQ_MANAGEMENT_URL',
     };
   }
-  const missing = missingPlugins(nodes.flatMap((node) => node.enabled_plugins ?? []));
+  const hasHashExchange = (overview.exchange_types ?? []).some((type) => type.name === 'x-consistent-hash');
+  const missing = missingPlugins(hasHashExchange ? [...REQUIRED_PLUGINS] : ['rabbitmq_management']);
   if (missing.length > 0) {
     return {
       status: 'incomplete',

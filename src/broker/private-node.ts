@@ -77,7 +77,10 @@ export async function startPrivateNode(options: PrivateNodeOptions = {}): Promis
     managementUrl: `http://guest:guest@127.0.0.1:${managementPort}`,
     ctl,
     stop() {
-      stopped ??= ctl('stop')
+      // With the pid file, `rabbitmqctl stop` also waits for the VM to exit,
+      // so the ports are free once this resolves.
+      stopped ??= ctl('stop', join(dir, 'rabbit.pid'))
+        .catch(() => ctl('stop'))
         .catch(() => undefined)
         .then(() => rmSync(dir, { recursive: true, force: true }));
       return stopped;
