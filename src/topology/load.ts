@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { TopologyError, type TopologyIssue } from '../errors.ts';
 import { compileTopology } from './compile.ts';
@@ -19,14 +19,13 @@ export type ParseResult = { ok: true; value: LoadedTopology } | { ok: false; iss
  * its `file:line:col`. JSON is YAML, so one parser gives positions for both.
  */
 export function parseTopology(text: string, file: string): ParseResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const at = (offset: number, message: string): TopologyIssue => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { file, line, col, message };
-  };
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const position = positionIn(text);
+  const at = (offset: number, message: string): TopologyIssue => ({ file, ...position(offset), message });
   if (doc.errors.length > 0) {
-    return { ok: false, issues: doc.errors.map((e) => at(e.pos[0], cleanYamlMessage(e.message))) };
+    // After the first syntax error the parser mostly reports its own confusion.
+    const first = doc.errors.slice(0, MAX_SYNTAX_ERRORS);
+    return { ok: false, issues: first.map((e) => at(e.pos[0], cleanYamlMessage(e.message))) };
   }
   let data: unknown;
   try {
@@ -102,6 +101,29 @@ function keyNode(doc: Document, parent: (string | number)[], key: string | numbe
     return isNode(item) ? item : undefined;
   }
   return undefined;
+}
+
+const MAX_SYNTAX_ERRORS = 5;
+
+/**
+ * Offset → 1-based line and column. Computed from the text itself: the yaml
+ * LineCounter misses line breaks inside tokens while recovering from syntax
+ * errors, which drifts every later position.
+ */
+function positionIn(text: string): (offset: number) => { line: number; col: number } {
+  const starts = [0];
+  for (const match of text.matchAll(/\r\n|\r|\n/g)) starts.push(match.index + match[0].length);
+  return (offset) => {
+    const clamped = Math.max(0, Math.min(offset, text.length));
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if ((starts[mid] ?? 0) <= clamped) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, col: clamped - (starts[low] ?? 0) + 1 };
+  };
 }
 
 function cleanYamlMessage(message: string): string {
