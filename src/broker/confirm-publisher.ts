@@ -21,6 +21,7 @@ export interface OutgoingMessage {
 }
 
 const MISSING_EXCHANGE = /NOT_FOUND - no exchange '(.*)' in vhost/;
+const CHANNEL_CLOSED = /^channel closed/i;
 
 /** A publish to an exchange the broker does not have: unroutable, with a clearer message. */
 export class MissingExchangeError extends UnroutableError {
@@ -158,14 +159,14 @@ export class ConfirmPublisher {
 
   private translate(error: unknown, exchange: string): Error {
     const message = error instanceof Error ? error.message : String(error);
-    if (message.startsWith('Channel closed') && this.missingExchanges.has(exchange)) {
+    if (CHANNEL_CLOSED.test(message) && this.missingExchanges.has(exchange)) {
       return new MissingExchangeError(exchange);
     }
     if (message === 'timeout') {
       return new BrokerUnavailableError(`no confirm within ${this.options.confirmTimeoutMs} ms`, { cause: error });
     }
     if (/nack/i.test(message)) return new PublishRejectedError('the broker refused the message (nack)');
-    if (error instanceof Error && (!this.connection.state.connected || message.startsWith('Channel closed'))) {
+    if (error instanceof Error && (!this.connection.state.connected || CHANNEL_CLOSED.test(message))) {
       return new BrokerUnavailableError('the channel closed before the confirm', { cause: error });
     }
     return error instanceof Error ? error : new Error(message);

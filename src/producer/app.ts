@@ -132,3 +132,21 @@ function countRequests(metrics: ProducerMetrics): RequestHandler {
     next();
   };
 }
+
+interface RouteLayer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: RouteLayer[] };
+}
+
+/** Every `METHOD path` the app serves (nested routers included), for checking the OpenAPI document against. */
+export function listRoutes(app: Express): string[] {
+  const walk = (stack: readonly RouteLayer[]): string[] =>
+    stack.flatMap((layer) =>
+      layer.route
+        ? Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${layer.route?.path ?? ''}`)
+        : layer.handle?.stack
+          ? walk(layer.handle.stack)
+          : [],
+    );
+  return walk((app as unknown as { router: { stack: RouteLayer[] } }).router.stack);
+}

@@ -1,3 +1,4 @@
+import type { Express } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BrokerConnection } from '../broker/connection.ts';
@@ -15,13 +16,15 @@ import { createMetrics } from './metrics.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
 export type { ProducerOptions } from './options.ts';
-export { createApp } from './app.ts';
+export { createApp, listRoutes } from './app.ts';
 
 export type ProducerSource = { plan: TopologyPlan; topologyFile?: undefined } | { topologyFile: string; plan?: undefined };
 
 export interface RunningProducer {
   /** `http://host:port` the server listens on. */
   url: string;
+  /** The express app (to mount more routes before traffic, or to list its routes). */
+  app: Express;
   /** Stops taking requests, lets in-flight ones finish, closes the publisher and the connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -69,6 +72,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   let closing: Promise<void> | undefined;
   return {
     url,
+    app,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
