@@ -116,6 +116,8 @@ function requestLogger(logger: Logger): RequestHandler {
     serializers: {
       req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      // pino-http makes an Error for every 5xx; its stack says nothing about the request.
+      err: (error: Error) => ({ type: error.constructor.name, message: redactText(error.message) }),
     },
     customLogLevel: (_req, res) => (res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
     quietReqLogger: true,
