@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startPrivateNode, type PrivateNode } from '../../src/broker/private-node.ts';
+import { createLogger } from '../../src/log.ts';
+import { declarePlanAt } from '../../src/topology/declare.ts';
+import { defineWorker, Worker } from '../../src/worker/index.ts';
+import { planOf, testPublisher, waitFor } from '../fixtures/workers/_support.ts';
+
+const JOBS = 400;
+const plan = planOf(`
+version: 1
+exchanges:
+  stream: { type: fanout }
+consumers:
+  steady:
+    source: { exchange: stream }
+    prefetch: 10
+    retry: { delays: [1s] }
+`);
+
+let node: PrivateNode;
+let worker: Worker | undefined;
+const handled = new Set<number>();
+
+beforeAll(async () => {
+  node = await startPrivateNode();
+  await declarePlanAt(node.amqpUrl, plan);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await node?.stop();
+});
+
+describe('broker restart while a worker runs', () => {
+  it('reconnects, resubscribes and finishes the stream', async () => {
+    worker = new Worker(
+      [
+        defineWorker({
+          consumer: 'steady',
+          schema: z.object({ n: z.number().int() }),
+          handle: async ({ n }) => {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            handled.add(n);
+          },
+        }),
+      ],
+      plan,
+      { urls: [node.amqpUrl], logger: createLogger('test', { level: 'silent', pretty: false }), shutdownTimeoutMs: 2_000 },
+    );
+    await worker.start();
+    const publisher = await testPublisher(node.amqpUrl, 'stream');
+    for (let n = 0; n < JOBS; n++) await publisher.job('', { n });
+    await publisher.close();
+
+    await waitFor('some jobs handled', () => handled.size >= 50, 30_000, 5);
+    await node.ctl('stop_app');
+    // The restart happened mid-stream, not after it.
+    expect(handled.size).toBeLessThan(JOBS);
+    await waitFor('the worker to see the broker go', () => worker?.healthy === false, 10_000);
+    await node.ctl('start_app');
+    await node.ctl('await_startup');
+
+    await waitFor(`all ${JOBS} jobs handled after the restart`, () => handled.size === JOBS, 90_000, 100);
+    expect(worker.healthy).toBe(true);
+  });
+});
