@@ -1,0 +1,64 @@
+import { connect } from 'amqplib';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateNode, type PrivateNode } from '../../src/broker/private-node.ts';
+import { applyTopology } from '../../src/topology/apply.ts';
+import { parseTopology } from '../../src/topology/load.ts';
+import { ORDERING_KEY_HEADER } from '../../src/topology/names.ts';
+
+/**
+ * Does the key → shard mapping of a consistent-hash exchange survive a broker
+ * restart (stop_app / start_app) on our RabbitMQ? If it did not, a key's
+ * messages queued before a restart could be overtaken by ones after it.
+ * Runs on a private node: it stops the broker.
+ */
+const SHARDS = ['payments.shard.0', 'payments.shard.1', 'payments.shard.2', 'payments.shard.3'];
+const KEYS = Array.from({ length: 500 }, (_, i) => `order-${i}`);
+
+describe('consistent-hash mapping across a broker restart', () => {
+  let node: PrivateNode;
+
+  beforeAll(async () => {
+    node = await startPrivateNode();
+  });
+  afterAll(async () => {
+    await node?.stop();
+  });
+
+  async function shardOfEachKey(): Promise<Map<string, string>> {
+    const connection = await connect(node.amqpUrl);
+    try {
+      const channel = await connection.createConfirmChannel();
+      for (const key of KEYS) {
+        channel.publish('orders', 'order.created', Buffer.from(key), { headers: { [ORDERING_KEY_HEADER]: key } });
+      }
+      await channel.waitForConfirms();
+      const mapping = new Map<string, string>();
+      for (const shard of SHARDS) {
+        for (let message = await channel.get(shard, { noAck: true }); message; message = await channel.get(shard, { noAck: true })) {
+          mapping.set(message.content.toString(), shard);
+        }
+      }
+      return mapping;
+    } finally {
+      await connection.close();
+    }
+  }
+
+  it('maps every key to the same shard before and after stop_app / start_app', async () => {
+    const parsed = parseTopology(readFileSync('topology/orders.yaml', 'utf8'), 'orders.yaml');
+    if (!parsed.ok) throw new Error('orders.yaml must be valid');
+    await applyTopology(parsed.value.plan, { amqpUrls: [node.amqpUrl], managementUrl: node.managementUrl });
+
+    const before = await shardOfEachKey();
+    await node.ctl('stop_app');
+    await node.ctl('start_app');
+    await node.ctl('await_startup');
+    const after = await shardOfEachKey();
+
+    expect(before.size).toBe(KEYS.length);
+    expect(new Set(before.values()).size).toBe(SHARDS.length);
+    const moved = KEYS.filter((key) => before.get(key) !== after.get(key));
+    expect(moved).toEqual([]);
+  });
+});
