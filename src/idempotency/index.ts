@@ -4,6 +4,7 @@
  * store never opens (or imports) a database client.
  */
 import { MemoryIdempotencyStore, type MemoryStoreOptions } from './memory.ts';
+import type { PostgresStoreOptions } from './postgres.ts';
 import type { RedisStoreOptions } from './redis.ts';
 import type { IdempotencyStore } from './store.ts';
 
@@ -11,10 +12,12 @@ export type { ClaimResult, IdempotencyStore, IdempotencyTransaction } from './st
 export { ClaimLostError, IdempotencyStoreError } from './errors.ts';
 export { MEMORY_STORE_DEFAULTS, MemoryIdempotencyStore, type MemoryStoreOptions } from './memory.ts';
 export { REDIS_STORE_DEFAULTS, RedisIdempotencyStore, type RedisStoreOptions } from './redis.ts';
+export { POSTGRES_STORE_DEFAULTS, PostgresIdempotencyStore, type PostgresStoreOptions } from './postgres.ts';
 
 export type IdempotencyStoreConfig =
   | ({ kind: 'memory' } & MemoryStoreOptions)
-  | ({ kind: 'redis' } & RedisStoreOptions);
+  | ({ kind: 'redis' } & RedisStoreOptions)
+  | ({ kind: 'postgres' } & PostgresStoreOptions);
 
 export async function createIdempotencyStore(config: IdempotencyStoreConfig = { kind: 'memory' }): Promise<IdempotencyStore> {
   switch (config.kind) {
@@ -26,6 +29,17 @@ export async function createIdempotencyStore(config: IdempotencyStoreConfig = { 
       const { kind: _, ...options } = config;
       const { RedisIdempotencyStore } = await import('./redis.ts');
       return new RedisIdempotencyStore(options);
+    }
+    case 'postgres': {
+      const { kind: _, ...options } = config;
+      const { PostgresIdempotencyStore } = await import('./postgres.ts');
+      const store = new PostgresIdempotencyStore(options);
+      // Create the table now, so a bad URL or table fails at start-up rather than on the first job.
+      await store.ready().catch(async (error: unknown) => {
+        await store.close();
+        throw error;
+      });
+      return store;
     }
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * The SQL of the PostgreSQL idempotency store, built once per table: pure,
+ * no I/O. The table name is validated here and always used quoted, so it can
+ * never carry SQL of its own.
+ */
+
+/** `table` or `schema.table`; lowercase so that it means the same quoted or not. */
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,39}(\.[a-z_][a-z0-9_]{0,39})?$/;
+
+export const DEFAULT_TABLE = 'warren_idempotency';
+
+export interface IdempotencySql {
+  /** Run inside one transaction; the advisory lock keeps concurrent starts from racing on CREATE. */
+  readonly createTable: readonly string[];
+  /** $1 lock timeout, $2 idle-in-transaction timeout (e.g. '100ms'); returns the lock timeout in force before. */
+  readonly setTimeouts: string;
+  /** $1 the lock timeout to put back. */
+  readonly restoreLockTimeout: string;
+  /** $1 job id; inserts one row when the key is new, none when it is already recorded. */
+  readonly insertKey: string;
+  /** $1 age in milliseconds. */
+  readonly purgeOlderThan: string;
+}
+
+export function validateTableName(name: string): string {
+  if (!TABLE_NAME.test(name)) {
+    throw new RangeError(
+      `invalid idempotency table name ${JSON.stringify(name)}: use "table" or "schema.table", each part lowercase letters, digits and _ (at most 40), not starting with a digit`,
+    );
+  }
+  return name;
+}
+
+export function idempotencySql(table: string): IdempotencySql {
+  const parts = validateTableName(table).split('.');
+  const quoted = parts.map((part) => `"${part}"`).join('.');
+  const indexName = `"${parts[parts.length - 1]}_recorded_at_idx"`;
+  return {
+    createTable: [
+      `SELECT pg_advisory_xact_lock(hashtext('warren-idempotency:' || ${literal(table)}))`,
+      `CREATE TABLE IF NOT EXISTS ${quoted} (key text PRIMARY KEY, recorded_at timestamptz NOT NULL DEFAULT now())`,
+      `CREATE INDEX IF NOT EXISTS ${indexName} ON ${quoted} (recorded_at)`,
+    ],
+    setTimeouts:
+      "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)",
+    restoreLockTimeout: "SELECT set_config('lock_timeout', $1, true)",
+    insertKey: `INSERT INTO ${quoted} (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`,
+    purgeOlderThan: `DELETE FROM ${quoted} WHERE recorded_at < now() - make_interval(secs => $1::double precision / 1000)`,
+  };
+}
+
+/** Only ever called on a validated table name, which has no quote in it. */
+function literal(value: string): string {
+  return `'${value}'`;
+}
