@@ -100,13 +100,8 @@ export type BrokerProbe =
 
 /** Checks AMQP, the management API and the required plugins, in that order. */
 export async function probeBroker(amqpUrl: string, managementUrl: string): Promise<BrokerProbe> {
-  try {
-    const connection = await connect(amqpUrl, { timeout: PROBE_TIMEOUT_MS });
-    await connection.close();
-  } catch (error) {
-    const reason = redactText(error instanceof Error ? error.message : String(error));
-    return { status: 'absent', reason: `no RabbitMQ answers at ${redactUrl(amqpUrl)} (${reason})` };
-  }
+  const amqp = await tryAmqpConnect(amqpUrl);
+  if (!amqp.ok) return { status: 'absent', reason: `no RabbitMQ answers at ${redactUrl(amqpUrl)} (${amqp.reason})` };
   const management = new ManagementClient(managementUrl);
   // /overview answers at once; /nodes lists plugins only after its first
   // stats round (about 5 s after a node starts). An enabled plugin shows
@@ -129,6 +124,17 @@ export async function probeBroker(amqpUrl: string, managementUrl: string): Promi
     };
   }
   return { status: 'ok' };
+}
+
+/** Opens and closes one AMQP connection; the reason is redacted. */
+export async function tryAmqpConnect(amqpUrl: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    const connection = await connect(amqpUrl, { timeout: PROBE_TIMEOUT_MS });
+    await connection.close();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: redactText(error instanceof Error ? error.message : String(error)) };
+  }
 }
 
 /** Pure: the required plugins absent from an enabled-plugin list. */

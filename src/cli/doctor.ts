@@ -1,4 +1,52 @@
 import type { Command } from 'commander';
+import { managementUrlFor } from '../broker/find-broker.ts';
+import { parseAmqpUrls, redactUrl } from '../broker/urls.ts';
+import { runChecks } from '../doctor/checks.ts';
+import { inspectBroker } from '../doctor/inspect.ts';
+import { buildReport, formatReport } from '../doctor/report.ts';
+import { longestWorkerTimeout } from '../doctor/worker-timeout.ts';
+import { WorkerModuleError } from '../worker/load.ts';
+import { CliExit, EXIT } from './exit.ts';
 
-// Placeholder until this command group lands; registers nothing yet.
-export function registerDoctorCommand(_program: Command): void {}
+/** `warren doctor` exits with this when it found at least one problem (warnings alone exit 0). */
+export const DOCTOR_PROBLEMS_EXIT = 5;
+
+interface DoctorFlags {
+  topology?: string;
+  json?: boolean;
+  workerTimeout: string[];
+  worker: string[];
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * `warren doctor [--topology <file>] [--json]`: what will bite you on this
+ * broker. Exit 0 clean (warnings allowed), 5 problems found, 4 broker or
+ * management API unreachable, 1 invalid input.
+ */
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('check the broker at AMQP_URL: versions, plugins, alarms, quorum dead-lettering, consumer_timeout, topology drift')
+    .option('--topology <file>', 'also diff this topology file against the broker (its vhost is the one checked)')
+    .option('--worker-timeout <duration>', 'a worker timeoutMs to compare with consumer_timeout (repeatable; the longest counts)', collect, [])
+    .option('--worker <module>', 'read timeoutMs from a worker module or consumer name (repeatable)', collect, [])
+    .option('--json', 'machine-readable output')
+    .action(async (flags: DoctorFlags) => {
+      const workerTimeout = await longestWorkerTimeout(flags.workerTimeout, flags.worker).catch((error: unknown) => {
+        if (error instanceof RangeError || error instanceof WorkerModuleError) throw new CliExit(EXIT.invalid, error.message);
+        throw error;
+      });
+      const amqpUrls = parseAmqpUrls(process.env.AMQP_URL);
+      const facts = await inspectBroker({
+        amqpUrls,
+        managementUrl: managementUrlFor(process.env),
+        ...(flags.topology !== undefined && { topologyFile: flags.topology }),
+        workerTimeout,
+      });
+      const report = buildReport(facts, runChecks(facts), redactUrl(amqpUrls[0] ?? ''));
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+      if (!report.ok) throw new CliExit(DOCTOR_PROBLEMS_EXIT);
+    });
+}

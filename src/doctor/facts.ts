@@ -1,0 +1,53 @@
+/**
+ * What `warren doctor` knows about a broker, gathered once by `inspect.ts`
+ * and judged by the pure checks in `checks.ts`. Everything is plain data so
+ * a check can be fed a planted problem without a broker.
+ */
+
+export interface NodeFacts {
+  name: string;
+  running: boolean;
+  memoryAlarm: boolean;
+  diskAlarm: boolean;
+  /** Explicitly enabled plugins; `undefined` when the node did not say (not running, stats not collected). */
+  enabledPlugins: string[] | undefined;
+  /** Plugin name → version, from the node's running applications. */
+  pluginVersions: Record<string, string>;
+  /**
+   * The node's `consumer_timeout` in ms: a number, `null` when disabled,
+   * `undefined` when it could not be read (the management API does not show
+   * it; doctor asks the node with `rabbitmqctl` when it can).
+   */
+  consumerTimeoutMs: number | null | undefined;
+}
+
+export interface QueueFacts {
+  name: string;
+  /** `classic`, `quorum` or `stream`. */
+  type: string;
+  /** Declared `x-…` arguments. */
+  arguments: Record<string, unknown>;
+  /** The effective policy definition applied to the queue (`delivery-limit`, `dead-letter-exchange`, …). */
+  policy: Record<string, unknown>;
+}
+
+export interface DriftFacts {
+  file: string;
+  create: string[];
+  conflict: string[];
+  unchanged: number;
+}
+
+export interface BrokerFacts {
+  rabbitmqVersion: string;
+  erlangVersion: string;
+  clusterName: string;
+  /** The vhost whose queues were checked. */
+  vhost: string;
+  nodes: NodeFacts[];
+  queues: QueueFacts[];
+  /** The longest `timeoutMs` of the workers that will consume here, and where it came from. */
+  workerTimeout: { ms: number; source: string };
+  /** `undefined` when no topology file was given. */
+  drift: DriftFacts | undefined;
+}

@@ -1,0 +1,127 @@
+import { tryAmqpConnect } from '../broker/find-broker.ts';
+import { encodeVhost, ManagementClient } from '../broker/management.ts';
+import { redactUrl, vhostOf } from '../broker/urls.ts';
+import { BrokerUnavailableError } from '../errors.ts';
+import { planTopology, targetVhost } from '../topology/apply.ts';
+import { loadTopology } from '../topology/load.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { readConsumerTimeout } from './consumer-timeout.ts';
+import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts } from './facts.ts';
+
+/**
+ * Gathers what doctor judges, in one pass: the management API (overview,
+ * nodes, the vhost's queues), one AMQP connection, `consumer_timeout` from
+ * the node when `rabbitmqctl` reaches it, and the topology diff of `plan`.
+ */
+
+export interface DoctorTarget {
+  amqpUrls: string[];
+  managementUrl: string;
+  /** Topology file to diff against the broker; its vhost (if any) is the one checked. */
+  topologyFile?: string;
+  workerTimeout: { ms: number; source: string };
+  /** How long to wait for a freshly started node to report its plugins. @defaultValue 12_000 */
+  nodeStatsWaitMs?: number;
+}
+
+interface RawOverview {
+  rabbitmq_version?: string;
+  erlang_version?: string;
+  cluster_name?: string;
+}
+
+interface RawNode {
+  name: string;
+  running?: boolean;
+  mem_alarm?: boolean;
+  disk_free_alarm?: boolean;
+  enabled_plugins?: string[];
+  applications?: Array<{ name: string; version: string }>;
+}
+
+interface RawQueue {
+  name: string;
+  type?: string;
+  arguments?: Record<string, unknown>;
+  effective_policy_definition?: Record<string, unknown> | unknown[];
+}
+
+export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> {
+  const management = new ManagementClient(target.managementUrl);
+  if (!(await management.isReachable())) {
+    throw new BrokerUnavailableError(`the management API at ${management.displayUrl} does not answer (set RABBITMQ_MANAGEMENT_URL)`);
+  }
+  const amqpUrl = target.amqpUrls[0] ?? '';
+  const amqp = await tryAmqpConnect(amqpUrl);
+  if (!amqp.ok) throw new BrokerUnavailableError(`no RabbitMQ answers at ${redactUrl(amqpUrl)} (${amqp.reason})`);
+
+  const plan = target.topologyFile ? (await loadTopology(target.topologyFile)).plan : undefined;
+  const vhost = plan ? targetVhost(plan, target.amqpUrls) : vhostOf(amqpUrl);
+  const overview = (await management.get<RawOverview>('/overview')) ?? {};
+  const [nodes, queues, drift] = await Promise.all([
+    readNodes(management, target.nodeStatsWaitMs ?? 12_000),
+    readQueues(management, vhost),
+    plan && target.topologyFile ? readDrift(plan, target.topologyFile, target) : Promise.resolve(undefined),
+  ]);
+  return {
+    rabbitmqVersion: overview.rabbitmq_version ?? 'unknown',
+    erlangVersion: overview.erlang_version ?? 'unknown',
+    clusterName: overview.cluster_name ?? 'unknown',
+    vhost,
+    nodes,
+    queues,
+    workerTimeout: target.workerTimeout,
+    drift,
+  };
+}
+
+/** A node lists its plugins only after its first stats round (~5 s after start): wait that long at most. */
+async function readNodes(management: ManagementClient, waitMs: number): Promise<NodeFacts[]> {
+  const deadline = Date.now() + waitMs;
+  let raw = (await management.get<RawNode[]>('/nodes')) ?? [];
+  while (raw.some((node) => node.running !== false && node.enabled_plugins === undefined) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    raw = (await management.get<RawNode[]>('/nodes')) ?? [];
+  }
+  return Promise.all(raw.map(nodeFacts));
+}
+
+async function nodeFacts(node: RawNode): Promise<NodeFacts> {
+  const running = node.running !== false;
+  const enabled = node.enabled_plugins;
+  const versions: Record<string, string> = {};
+  for (const app of node.applications ?? []) {
+    if (enabled?.includes(app.name)) versions[app.name] = app.version;
+  }
+  return {
+    name: node.name,
+    running,
+    memoryAlarm: node.mem_alarm === true,
+    diskAlarm: node.disk_free_alarm === true,
+    enabledPlugins: enabled,
+    pluginVersions: versions,
+    consumerTimeoutMs: running ? await readConsumerTimeout(node.name) : undefined,
+  };
+}
+
+async function readQueues(management: ManagementClient, vhost: string): Promise<QueueFacts[]> {
+  const raw = await management.get<RawQueue[]>(`/queues/${encodeVhost(vhost)}?columns=name,type,arguments,effective_policy_definition`);
+  return (raw ?? []).map((queue) => ({
+    name: queue.name,
+    type: queue.type ?? 'classic',
+    arguments: queue.arguments ?? {},
+    // The API gives `[]` rather than `{}` when no policy applies.
+    policy: Array.isArray(queue.effective_policy_definition) ? {} : (queue.effective_policy_definition ?? {}),
+  }));
+}
+
+async function readDrift(plan: TopologyPlan, file: string, target: DoctorTarget): Promise<DriftFacts> {
+  const report = await planTopology(plan, { amqpUrls: target.amqpUrls, managementUrl: target.managementUrl });
+  const named = (action: string) => report.changes.filter((c) => c.action === action).map((c) => `${c.kind} ${c.name}`);
+  return {
+    file,
+    create: named('create'),
+    conflict: named('conflict'),
+    unchanged: report.changes.filter((c) => c.action === 'unchanged').length,
+  };
+}
