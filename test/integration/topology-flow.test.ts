@@ -1,4 +1,4 @@
-import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { connect, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyTopology } from '../../src/topology/apply.ts';
@@ -106,21 +106,21 @@ describe('orders.yaml on a live broker', () => {
     expect(perShard.every((n) => n > 0)).toBe(true);
   });
 
-  async function waitForMessage(queue: string): Promise<ConsumeMessage> {
+  async function waitForMessage(queue: string): Promise<GetMessage> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const message = await channel.get(queue, { noAck: true });
-      if (message) return message as ConsumeMessage;
+      if (message) return message;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`nothing arrived in ${queue}`);
   }
 
-  async function drain(queue: string): Promise<ConsumeMessage[]> {
-    const messages: ConsumeMessage[] = [];
+  async function drain(queue: string): Promise<GetMessage[]> {
+    const messages: GetMessage[] = [];
     for (;;) {
       const message = await channel.get(queue, { noAck: true });
       if (!message) return messages;
-      messages.push(message as ConsumeMessage);
+      messages.push(message);
     }
   }
 });
