@@ -1,0 +1,148 @@
+/**
+ * HTTP enqueue benchmark: warren's producer (single job and batch) against
+ * two baselines measured in the same run — raw amqplib pipelined confirmed
+ * publish, and a bare express endpoint doing JSON.parse + one confirmed
+ * publish. 50 autocannon connections on loopback; servers run in child
+ * processes. Run: `node --import tsx bench/http-enqueue.ts`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'amqplib';
+import autocannon from 'autocannon';
+import { encodeVhost, ManagementClient } from '../src/broker/management.ts';
+import { parseAmqpUrls, withVhost } from '../src/broker/urls.ts';
+import { declarePlanAt } from '../src/topology/declare.ts';
+import { BENCH_EXCHANGE, BENCH_QUEUE, BENCH_ROUTING_KEY, benchPayload, benchPlan } from './http-plan.ts';
+
+export interface BenchRow {
+  name: string;
+  requestsPerSecond: number | null;
+  jobsPerSecond: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Against the baseline named in `versus`. */
+  ratio: number | null;
+  versus: string | null;
+  errors: number;
+}
+
+export interface HttpBenchOptions {
+  durationSeconds?: number;
+  connections?: number;
+  batchSize?: number;
+}
+
+export async function runHttpEnqueueBench(options: HttpBenchOptions = {}): Promise<BenchRow[]> {
+  const duration = options.durationSeconds ?? 10;
+  const connections = options.connections ?? 50;
+  const batchSize = options.batchSize ?? 100;
+  const management = new ManagementClient();
+  const vhost = `warren-bench-http-${Date.now().toString(36)}`;
+  await management.put(`/vhosts/${encodeVhost(vhost)}`, {});
+  await management.put(`/permissions/${encodeVhost(vhost)}/guest`, { configure: '.*', write: '.*', read: '.*' });
+  const url = withVhost(parseAmqpUrls(process.env.AMQP_URL)[0] ?? '', vhost);
+  try {
+    await declarePlanAt(url, benchPlan());
+    const raw = await rawConfirmedPublish(url, duration);
+    await purge(url);
+    const bare = await withServer('bare', url, (base) => load(base, JSON.stringify(benchPayload(1)), duration, connections));
+    await purge(url);
+    const single = await withServer('warren', url, (base) => load(base, JSON.stringify(benchPayload(1)), duration, connections));
+    await purge(url);
+    const batchBody = JSON.stringify(Array.from({ length: batchSize }, (_, i) => benchPayload(i)));
+    const batch = await withServer('warren', url, (base) => load(`${base}/batch`, batchBody, duration, connections));
+    return [
+      { name: 'raw amqplib confirmed publish (pipelined)', requestsPerSecond: null, jobsPerSecond: raw, p50Ms: null, p99Ms: null, ratio: null, versus: null, errors: 0 },
+      { name: 'bare express + JSON.parse + confirm', ...bare, jobsPerSecond: bare.requestsPerSecond, ratio: null, versus: null },
+      { name: 'warren POST /v1/jobs/{type}', ...single, jobsPerSecond: single.requestsPerSecond, ratio: single.requestsPerSecond / bare.requestsPerSecond, versus: 'bare req/s' },
+      { name: `warren POST /v1/jobs/{type}/batch (${batchSize})`, ...batch, jobsPerSecond: batch.requestsPerSecond * batchSize, ratio: (batch.requestsPerSecond * batchSize) / raw, versus: 'raw msg/s' },
+    ];
+  } finally {
+    await management.delete(`/vhosts/${encodeVhost(vhost)}`);
+  }
+}
+
+/** Messages/s of ~512 B persistent publishes with a window of 1,000 unconfirmed. */
+async function rawConfirmedPublish(url: string, durationSeconds: number): Promise<number> {
+  const connection = await connect(url);
+  const channel = await connection.createConfirmChannel();
+  const content = Buffer.from(JSON.stringify(benchPayload(1)));
+  const deadline = Date.now() + durationSeconds * 1000;
+  let confirmed = 0;
+  const started = Date.now();
+  const lane = async () => {
+    while (Date.now() < deadline) {
+      await new Promise<void>((resolve, reject) =>
+        channel.publish(BENCH_EXCHANGE, BENCH_ROUTING_KEY, content, { persistent: true }, (error) => (error ? reject(error) : resolve())),
+      );
+      confirmed++;
+    }
+  };
+  await Promise.all(Array.from({ length: 1000 }, lane));
+  const rate = confirmed / ((Date.now() - started) / 1000);
+  await connection.close();
+  return rate;
+}
+
+async function purge(url: string): Promise<void> {
+  const connection = await connect(url);
+  const channel = await connection.createChannel();
+  await channel.purgeQueue(BENCH_QUEUE);
+  await connection.close();
+}
+
+interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+async function load(url: string, body: string, duration: number, connections: number): Promise<LoadResult> {
+  const result = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, duration, connections });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function withServer<T>(mode: 'warren' | 'bare', amqpUrl: string, run: (base: string) => Promise<T>): Promise<T> {
+  const script = fileURLToPath(new URL('./http-server.ts', import.meta.url));
+  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof'] : []), '--import', 'tsx', script, mode, amqpUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const base = await listeningUrl(child);
+    return await run(`${base}/v1/jobs/bench.job`);
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
+      if (line.startsWith('listening ')) resolve(line.slice('listening '.length));
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+}
+
+export function formatRows(rows: readonly BenchRow[]): string {
+  const n = (value: number | null, digits = 0) => (value === null ? '' : value.toFixed(digits));
+  const header = '| run | req/s | jobs/s | p50 ms | p99 ms | ratio | errors |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |';
+  const body = rows.map(
+    (r) => `| ${r.name} | ${n(r.requestsPerSecond)} | ${n(r.jobsPerSecond)} | ${n(r.p50Ms)} | ${n(r.p99Ms)} | ${r.ratio === null ? '' : `${(r.ratio * 100).toFixed(0)}% of ${r.versus}`} | ${r.errors} |`,
+  );
+  return [header, ...body].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await runHttpEnqueueBench();
+  process.stdout.write(`${formatRows(rows)}\n`);
+}
