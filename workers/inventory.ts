@@ -4,6 +4,13 @@ import { isCreated, OrderEvent, pause } from './_orders.ts';
 /** Fast (~2 ms): reserves stock on order.created, restocks on order.cancelled. In-memory idempotency (the default). */
 const stock = new Map<string, number>();
 
+/**
+ * Demo hook (`warren demo`): a line whose SKU starts with `FLAKY-` stands for
+ * a stock service that times out once; the first attempt fails with a
+ * retryable error and the 1 s retry tier brings the job back to succeed.
+ */
+const FLAKY_SKU_PREFIX = 'FLAKY-';
+
 export default defineWorker({
   consumer: 'inventory',
   schema: OrderEvent,
@@ -11,6 +18,9 @@ export default defineWorker({
   handle: async (event, ctx) => {
     await pause(2, ctx.signal);
     if (isCreated(event)) {
+      if (ctx.attempt === 1 && event.items.some((item) => item.sku.startsWith(FLAKY_SKU_PREFIX))) {
+        throw new Error(`order ${event.orderId}: stock service timed out (simulated, first attempt only)`);
+      }
       for (const item of event.items) stock.set(item.sku, (stock.get(item.sku) ?? 0) - item.quantity);
       ctx.logger.debug({ orderId: event.orderId, skus: event.items.length }, 'stock reserved');
     } else {
