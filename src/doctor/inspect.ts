@@ -79,7 +79,13 @@ export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> 
 async function readNodes(management: ManagementClient, waitMs: number): Promise<NodeFacts[]> {
   const deadline = Date.now() + waitMs;
   let raw = (await management.get<RawNode[]>('/nodes')) ?? [];
-  while (raw.some((node) => node.running !== false && node.enabled_plugins === undefined) && Date.now() < deadline) {
+  // Right after a start the first stats round lists the enabled plugins
+  // before they run as applications: wait until each has its version.
+  const pending = (node: RawNode) =>
+    node.running !== false &&
+    (node.enabled_plugins === undefined ||
+      node.enabled_plugins.some((plugin) => !node.applications?.some((app) => app.name === plugin)));
+  while (raw.some(pending) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     raw = (await management.get<RawNode[]>('/nodes')) ?? [];
   }
