@@ -22,7 +22,8 @@ export class DlqBroker {
     let last: unknown;
     for (const url of urls) {
       try {
-        const connection = await connect(url, { clientProperties: { connection_name: 'warren-dlq' } });
+        // Without TCP_NODELAY every basic.get round trip waits out Nagle + delayed ACK (~40 ms).
+        const connection = await connect(url, { noDelay: true, clientProperties: { connection_name: 'warren-dlq' } });
         connection.on('error', () => undefined);
         return new DlqBroker(connection);
       } catch (error) {
