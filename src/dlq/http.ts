@@ -90,20 +90,20 @@ async function respond(res: Response, run: () => Promise<void>): Promise<void> {
 
 function invalid(res: Response, error: z.ZodError): void {
   res.status(400).json({
-    error: { code: 'invalid_request', message: 'invalid request', details: error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    error: { code: 'INVALID_REQUEST', message: 'invalid request', details: error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
   });
 }
 
 function sendError(res: Response, error: unknown): void {
   if (error instanceof DlqInputError) {
-    res.status(400).json({ error: { code: 'invalid_request', message: error.message, details: [] } });
+    res.status(400).json({ error: { code: 'INVALID_REQUEST', message: error.message, details: [] } });
   } else if (error instanceof DlqQueueError) {
     const status = error.reason === 'unknown-target' ? 400 : 404;
-    res.status(status).json({ error: { code: error.reason.replaceAll('-', '_'), message: error.message, details: [] } });
+    res.status(status).json({ error: { code: error.reason.replaceAll('-', '_').toUpperCase(), message: error.message, details: [] } });
   } else if (error instanceof BrokerUnavailableError) {
-    res.status(503).set('Retry-After', '5').json({ error: { code: 'broker_unavailable', message: redactText(error.message), details: [] } });
+    res.status(503).set('Retry-After', '5').json({ error: { code: 'BROKER_UNAVAILABLE', message: redactText(error.message), details: [] } });
   } else {
     const message = error instanceof Error ? redactText(error.message) : 'internal error';
-    res.status(500).json({ error: { code: 'internal', message, details: [] } });
+    res.status(500).json({ error: { code: 'INTERNAL', message, details: [] } });
   }
 }
