@@ -40,7 +40,7 @@ export async function rawConfirmedPublish(
   }
 }
 
-async function pipelined(
+export async function pipelined(
   channel: ConfirmChannel,
   count: number,
   window: number,

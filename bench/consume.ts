@@ -1,0 +1,113 @@
+/**
+ * Consume throughput with a no-op handler at prefetch 1 / 10 / 100: raw
+ * amqplib manual-ack against a warren `Worker` (decode, validate, dedupe,
+ * handle, settle) with the in-memory, Redis and PostgreSQL idempotency
+ * stores. Each run drains a queue filled beforehand with the same 512-byte
+ * jobs; the clock runs from consume start to the last ack.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { MemoryIdempotencyStore } from '../src/idempotency/memory.ts';
+import { PostgresIdempotencyStore } from '../src/idempotency/postgres.ts';
+import { RedisIdempotencyStore } from '../src/idempotency/redis.ts';
+import type { IdempotencyStore } from '../src/idempotency/store.ts';
+import { pino } from 'pino';
+import { declarePlanAt } from '../src/topology/declare.ts';
+import { defineWorker, Worker } from '../src/worker/index.ts';
+import { fillJobs } from './lib/jobs.ts';
+import { benchPlanWith } from './lib/plans.ts';
+import { rawConsume } from './lib/raw-amqplib.ts';
+import { throughputRow, type BenchRow } from './lib/table.ts';
+import { inBenchVhost, progress } from './lib/vhost.ts';
+
+export type StoreKind = 'memory' | 'redis' | 'postgres';
+const TARGETS: Record<StoreKind, number> = { memory: 0.85, redis: 0.5, postgres: 0.3 };
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** PostgreSQL holds a connection per claim; more than this would crowd a shared server's 100 connections. */
+const PG_POOL = 20;
+
+export interface ConsumeBenchOptions {
+  prefetches: readonly number[];
+  /** Jobs per run at a prefetch (fewer at prefetch 1, where each job is a round trip). */
+  count: (prefetch: number) => number;
+}
+
+export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const runId = randomBytes(4).toString('hex');
+  const table = `warren_bench_idem_${runId}`;
+  const redisPrefix = `warren-bench-${runId}:`;
+  try {
+    for (const prefetch of options.prefetches) {
+      const count = options.count(prefetch);
+      await inBenchVhost(`consume-${prefetch}`, async ({ url }) => {
+        const plan = benchPlanWith(prefetch);
+        await declarePlanAt(url, plan);
+        progress(`consume, prefetch ${prefetch}: raw amqplib manual-ack (${count} jobs)`);
+        await fillJobs(url, { count, runId: `${runId}-raw-${prefetch}` });
+        const raw = await rawConsume(url, 'bench', { prefetch, count });
+        for (const kind of ['memory', 'redis', 'postgres'] as const) {
+          progress(`consume, prefetch ${prefetch}: warren worker, ${kind} store`);
+          await fillJobs(url, { count, runId: `${runId}-${kind}-${prefetch}` });
+          const store = openStore(kind, { table, redisPrefix });
+          const rate = await warrenConsume(url, prefetch, count, store);
+          rows.push(throughputRow('consume', `no-op handler, prefetch ${prefetch}, ${kind} store`, rate, raw, TARGETS[kind]));
+        }
+      });
+    }
+  } finally {
+    await dropStoreData(table, redisPrefix);
+  }
+  return rows;
+}
+
+function openStore(kind: StoreKind, names: { table: string; redisPrefix: string }): IdempotencyStore {
+  if (kind === 'memory') return new MemoryIdempotencyStore();
+  if (kind === 'redis') return new RedisIdempotencyStore({ url: REDIS_URL, prefix: names.redisPrefix });
+  return new PostgresIdempotencyStore({ url: DATABASE_URL, table: names.table, poolSize: PG_POOL });
+}
+
+/** Jobs/s of a warren worker draining `count` jobs from the `bench` queue. */
+async function warrenConsume(url: string, prefetch: number, count: number, store: IdempotencyStore): Promise<number> {
+  let handled = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const definition = defineWorker({
+    consumer: 'bench',
+    schema: z.object({ key: z.string(), sentAt: z.number(), note: z.string() }),
+    idempotency: store,
+    handle: () => {
+      if (++handled === count) resolveDone();
+    },
+  });
+  const worker = new Worker([definition], benchPlanWith(prefetch), { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
+  const started = performance.now();
+  try {
+    await worker.start();
+    await done;
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    await worker.stop();
+    await store.close();
+  }
+}
+
+async function dropStoreData(table: string, redisPrefix: string): Promise<void> {
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  await db.query(`DROP TABLE IF EXISTS ${table}`).finally(() => db.end());
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
