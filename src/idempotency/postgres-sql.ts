@@ -10,6 +10,8 @@ const TABLE_NAME = /^[a-z_][a-z0-9_]{0,39}(\.[a-z_][a-z0-9_]{0,39})?$/;
 export const DEFAULT_TABLE = 'warren_idempotency';
 
 export interface IdempotencySql {
+  /** Takes no lock on the table: a CREATE INDEX IF NOT EXISTS would wait for (and block) every open claim. */
+  readonly tableExists: string;
   /** Run inside one transaction; the advisory lock keeps concurrent starts from racing on CREATE. */
   readonly createTable: readonly string[];
   /** $1 lock timeout, $2 idle-in-transaction timeout (e.g. '100ms'); returns the lock timeout in force before. */
@@ -36,6 +38,7 @@ export function idempotencySql(table: string): IdempotencySql {
   const quoted = parts.map((part) => `"${part}"`).join('.');
   const indexName = `"${parts[parts.length - 1]}_recorded_at_idx"`;
   return {
+    tableExists: `SELECT to_regclass(${literal(quoted)}) IS NOT NULL AS exists`,
     createTable: [
       `SELECT pg_advisory_xact_lock(hashtext('warren-idempotency:' || ${literal(table)}))`,
       `CREATE TABLE IF NOT EXISTS ${quoted} (key text PRIMARY KEY, recorded_at timestamptz NOT NULL DEFAULT now())`,
@@ -49,7 +52,7 @@ export function idempotencySql(table: string): IdempotencySql {
   };
 }
 
-/** Only ever called on a validated table name, which has no quote in it. */
+/** Only ever called on a validated table name (possibly in double quotes), which has no single quote in it. */
 function literal(value: string): string {
   return `'${value}'`;
 }

@@ -137,6 +137,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   private async createTable(): Promise<void> {
+    const existing = await this.pool.query<{ exists: boolean }>(this.sql.tableExists);
+    if (existing.rows[0]?.exists === true) return;
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

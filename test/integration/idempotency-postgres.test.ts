@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +45,7 @@ describe('PostgresIdempotencyStore', () => {
   });
 
   afterAll(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await Promise.all(stores.map((s) => s.close()));
     await admin.query(`DROP TABLE IF EXISTS ${EFFECTS}, ${TABLE}`);
     await admin.end();
@@ -57,6 +61,15 @@ describe('PostgresIdempotencyStore', () => {
     } finally {
       await admin.query(`DROP TABLE IF EXISTS ${table}`);
     }
+  });
+
+  it('starts a new store while claims are open, without waiting for them (no DDL lock on an existing table)', async () => {
+    const holder = expectClaimed(await open().claim(key('held'), 600_000)); // far beyond the test timeout
+    const latecomer = open();
+    await latecomer.ready();
+    const other = expectClaimed(await latecomer.claim(key('other'), LEASE));
+    await other.complete();
+    await holder.release();
   });
 
   it('gives exactly one of many concurrent claims of one key; the others are busy', async () => {
@@ -138,6 +151,23 @@ describe('PostgresIdempotencyStore', () => {
     expect(await effectsOf(job)).toBe(1);
   });
 
+  it('survives a worker process killed with SIGKILL: before COMMIT the job is claimable and undone, after it the job is done', async () => {
+    const beforeCommit = key('sigkill-before');
+    const child = await holdClaimInChild(beforeCommit, false);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const again = expectClaimed(await pollClaim(open(), beforeCommit));
+    expect(await effectsOf(beforeCommit)).toBe(0);
+    await again.release();
+
+    const afterCommit = key('sigkill-after');
+    const committer = await holdClaimInChild(afterCommit, true); // dies between COMMIT and the ack it never sends
+    committer.kill('SIGKILL');
+    await once(committer, 'exit');
+    expect((await open().claim(afterCommit, LEASE)).status).toBe('done');
+    expect(await effectsOf(afterCommit)).toBe(1);
+  });
+
   it('rolls back a claim whose lease ran out, and no earlier', async () => {
     const store = open();
     const job = key('lease');
@@ -212,4 +242,41 @@ async function pollClaim(store: PostgresIdempotencyStore, job: string): Promise<
     result = await store.claim(job, LEASE);
   }
   return result;
+}
+
+/** Every child started, so that a failing test leaves none behind. */
+const children: ChildProcess[] = [];
+const POSTGRES_STORE = fileURLToPath(new URL('../../src/idempotency/postgres.ts', import.meta.url));
+
+/**
+ * A separate worker-like process that claims `job`, writes its effect through
+ * tx, commits when asked, then hangs until killed. Resolves once it has got
+ * that far.
+ */
+async function holdClaimInChild(job: string, commit: boolean): Promise<ChildProcess> {
+  const script = `
+    import { PostgresIdempotencyStore } from ${JSON.stringify(POSTGRES_STORE)};
+    const store = new PostgresIdempotencyStore({ url: process.env.DATABASE_URL, table: ${JSON.stringify(TABLE)} });
+    const claim = await store.claim(${JSON.stringify(job)}, 60000);
+    if (claim.status !== 'claimed') throw new Error('child could not claim: ' + claim.status);
+    await claim.tx.query('INSERT INTO ${EFFECTS} (job, points) VALUES ($1, 10)', [${JSON.stringify(job)}]);
+    if (${commit}) await claim.complete();
+    console.log('ready');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, DATABASE_URL },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
+  });
+  return child;
 }

@@ -17,6 +17,7 @@ describe('PostgreSQL idempotency table names', () => {
   it('quotes every part of the name in the statements it builds', () => {
     const sql = idempotencySql('app.processed_jobs');
     expect(sql.insertKey).toContain('INSERT INTO "app"."processed_jobs" (key)');
+    expect(sql.tableExists).toContain(`to_regclass('"app"."processed_jobs"')`);
     expect(sql.createTable.join('\n')).toContain('CREATE INDEX IF NOT EXISTS "processed_jobs_recorded_at_idx" ON "app"."processed_jobs"');
   });
 });
