@@ -50,8 +50,8 @@ describe('HTTP /v1/dlq', () => {
     expect(response.status).toBe(200);
     const page = await response.json();
     expect(page).toEqual({ ...JSON.parse(cli.stdout), offset: 0, limit: 5, nextOffset: 5 });
-    const last = await (await get(`/v1/dlq/${DLQ}?limit=5&offset=10`)).json();
-    expect(last.messages.map((m: { id: string }) => m.id)).toEqual(['h-10', 'h-11']);
+    const last = (await (await get(`/v1/dlq/${DLQ}?limit=5&offset=10`)).json()) as { messages: Array<{ id: string }>; nextOffset?: number };
+    expect(last.messages.map((m) => m.id)).toEqual(['h-10', 'h-11']);
     expect(last.nextOffset).toBeUndefined();
     expect(await depth(s.connection, DLQ)).toBe(12);
   });
@@ -61,7 +61,7 @@ describe('HTTP /v1/dlq', () => {
     expect((await post(`/v1/dlq/${DLQ}/replay`, { colour: 'red' })).status).toBe(400);
     const badFilter = await post(`/v1/dlq/${DLQ}/replay`, { filter: 'nonsense' });
     expect(badFilter.status).toBe(400);
-    expect((await badFilter.json()).error.message).toMatch(/bad filter/);
+    expect(((await badFilter.json()) as { error: { message: string } }).error.message).toMatch(/bad filter/);
     expect((await post(`/v1/dlq/ghost.dlq/replay`, {})).status).toBe(404);
     expect((await post(`/v1/dlq/${WORK_QUEUE}/replay`, {})).status).toBe(404);
     expect(await depth(s.connection, DLQ)).toBe(12);
