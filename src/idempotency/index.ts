@@ -28,18 +28,25 @@ export async function createIdempotencyStore(config: IdempotencyStoreConfig = { 
     case 'redis': {
       const { kind: _, ...options } = config;
       const { RedisIdempotencyStore } = await import('./redis.ts');
-      return new RedisIdempotencyStore(options);
+      const store = new RedisIdempotencyStore(options);
+      return readyOrClosed(store, () => store.ready());
     }
     case 'postgres': {
       const { kind: _, ...options } = config;
       const { PostgresIdempotencyStore } = await import('./postgres.ts');
       const store = new PostgresIdempotencyStore(options);
-      // Create the table now, so a bad URL or table fails at start-up rather than on the first job.
-      await store.ready().catch(async (error: unknown) => {
-        await store.close();
-        throw error;
-      });
-      return store;
+      return readyOrClosed(store, () => store.ready());
     }
+  }
+}
+
+/** Connects (and for PostgreSQL creates the table) now, so a bad URL or table fails at start-up rather than on the first job. */
+async function readyOrClosed<S extends IdempotencyStore>(store: S, ready: () => Promise<void>): Promise<S> {
+  try {
+    await ready();
+    return store;
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
   }
 }

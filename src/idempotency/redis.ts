@@ -89,6 +89,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     });
   }
 
+  /** Checks that Redis answers, so that a wrong URL fails at start-up rather than on the first job. */
+  async ready(): Promise<void> {
+    await this.redis.ping().catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new IdempotencyStoreError(`redis idempotency store: cannot reach ${redactUrl(this.options.url)}: ${redactText(message)}`, { cause: error });
+    });
+  }
+
   async claim(key: string, leaseMs: number): Promise<ClaimResult> {
     assertLease(leaseMs);
     const keys = redisKeys(this.options.prefix, key);

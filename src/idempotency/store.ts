@@ -16,7 +16,12 @@ export type ClaimResult =
       status: 'claimed';
       /** Set by stores whose effects can commit atomically with the dedup record. */
       tx?: IdempotencyTransaction;
-      /** Records the job as done (commits `tx` when there is one). */
+      /**
+       * Records the job as done (commits `tx` when there is one). Throws
+       * `ClaimLostError` when the claim was lost first (PostgreSQL: lease ran
+       * out, connection dropped, or a statement aborted `tx`): the effects were
+       * rolled back, so the delivery must not be acked as done.
+       */
       complete(): Promise<void>;
       /** Gives the claim up so a later delivery can run it (rolls back `tx`). */
       release(): Promise<void>;

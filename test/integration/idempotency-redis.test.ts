@@ -133,6 +133,16 @@ describe('RedisIdempotencyStore', () => {
     }
   });
 
+  it('refuses to create a store for a Redis that does not answer, password redacted', async () => {
+    const error = await createIdempotencyStore({ kind: 'redis', url: 'redis://:sekrit@127.0.0.1:1', prefix: PREFIX }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(IdempotencyStoreError);
+    expect((error as Error).message).toContain('redis://:***@127.0.0.1:1');
+    expect((error as Error).message).not.toContain('sekrit');
+  });
+
   it('fails with a store error, password redacted, when Redis cannot be reached', async () => {
     const store = new RedisIdempotencyStore({ url: 'redis://:sekrit@127.0.0.1:1', prefix: PREFIX });
     try {
