@@ -65,12 +65,18 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (live !== undefined && live.expiresAt > now) return { status: 'busy' };
     const owner = randomUUID();
     this.claims.set(key, { owner, expiresAt: now + leaseMs });
+    if (this.claims.size > this.options.maxEntries) this.dropExpiredClaims(now);
     return this.claimed(key, owner);
   }
 
   /** Done markers currently held (expired ones may still count until they are read or evicted). */
   get size(): number {
     return this.done.size;
+  }
+
+  /** Claims currently recorded (settled ones are gone; abandoned ones until swept). */
+  get claimsHeld(): number {
+    return this.claims.size;
   }
 
   async close(): Promise<void> {
@@ -92,6 +98,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       complete: async () => settle(true),
       release: async () => settle(false),
     };
+  }
+
+  /** Claims never settled (a handler that hung for good) would otherwise stay forever. */
+  private dropExpiredClaims(now: number): void {
+    for (const [key, claim] of this.claims) if (claim.expiresAt <= now) this.claims.delete(key);
   }
 
   private isDone(key: string, now: number): boolean {

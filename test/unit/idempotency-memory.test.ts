@@ -76,6 +76,17 @@ describe('MemoryIdempotencyStore', () => {
     for (const key of ['a', 'c', 'd']) expect((await store.claim(key, LEASE)).status).toBe('done');
   });
 
+  it('forgets abandoned claims whose leases ran out, keeping live ones, once there are more than maxEntries', async () => {
+    const clock = fakeClock();
+    const store = new MemoryIdempotencyStore({ now: clock.now, maxEntries: 2 });
+    for (const key of ['a', 'b']) await store.claim(key, 1_000);
+    clock.advance(1_000);
+    await store.claim('c', 1_000);
+    await store.claim('d', 1_000);
+    expect(store.claimsHeld).toBe(2);
+    expect((await store.claim('c', 1_000)).status).toBe('busy');
+  });
+
   it('treats complete and release as settled after the first call', async () => {
     const store = new MemoryIdempotencyStore();
     const claim = expectClaimed(await store.claim('job-1', LEASE));
