@@ -109,6 +109,8 @@ describe('docker-compose.yml', () => {
       expect(worker?.container_name).toBeUndefined();
       expect(worker?.ports).toBeUndefined();
       expect(worker?.command).toEqual(['worker', `dist/workers/${consumer}.js`, '--topology', 'topology/orders.yaml']);
+      // tsc (tsconfig.build.json: rootDir ., outDir dist) compiles workers/x.ts to dist/workers/x.js.
+      expect(existsSync(join(root, 'workers', `${consumer}.ts`)), `workers/${consumer}.ts`).toBe(true);
     }
   });
 
