@@ -43,7 +43,7 @@ export function topologyFile(yaml: string): { path: string; remove(): void } {
 /** `warren serve` on a free loopback port; resolves once `/readyz` answers 200. */
 export async function startProducerProcess(topology: string, amqpUrl: string): Promise<Child & { url: string }> {
   const [port] = await freePorts(1);
-  const child = startChild(['bin/warren.js', 'serve', '--topology', topology, '--port', String(port), '--host', '127.0.0.1'], { AMQP_URL: amqpUrl });
+  const child = startChild(['--import', 'tsx', 'bench/lib/serve-child.ts', topology, String(port)], { AMQP_URL: amqpUrl });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
