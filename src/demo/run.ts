@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { redactUrl } from '../broker/urls.ts';
+import { DlqBroker } from '../dlq/broker.ts';
+import { listDeadLetters } from '../dlq/inspect.ts';
+import type { ConsumerPlan } from '../topology/plan.ts';
+import { fallbackAllowed } from '../broker/find-broker.ts';
+import { takeSnapshot, type Snapshot } from '../up/snapshot.ts';
+import { startUp, type UpSession } from '../up/session.ts';
+import { buildOrderMix, SCENARIO, type DemoOrder } from './orders.ts';
+import { expectedDeliveries } from './routing.ts';
+import { sendJobs } from './send.ts';
+import { renderSummary } from './summary.ts';
+import { checkDemo, type ConsumerOutcome, type DemoFacts } from './verify.ts';
+
+/**
+ * `warren demo`: `up` in a fresh vhost, orders through the REST API, wait
+ * until every queue is drained, check the counts, print the summary, and
+ * clean up (the vhost, the broker if we started one).
+ */
+export interface DemoOptions {
+  topologyFile: string;
+  orders: number;
+  poison: number;
+  timeoutMs: number;
+  keep: boolean;
+  /** Opens the session (the CLI maps a topology conflict to exit 3). */
+  start: (open: () => Promise<UpSession>) => Promise<UpSession>;
+  /** The summary. */
+  out: (text: string) => void;
+  /** Progress lines. */
+  say: (line: string) => void;
+  /** Progress redrawn on one line (a terminal) or printed every few seconds. */
+  tty: boolean;
+}
+
+export interface DemoResult {
+  ok: boolean;
+  problems: string[];
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const id = randomBytes(3).toString('hex');
+  const session = await options.start(() =>
+    startUp({ topologyFile: options.topologyFile, vhost: `warren-demo-${id}`, fallback: fallbackAllowed(process.env, true), port: 0, host: '127.0.0.1', logLevel: process.env.LOG_LEVEL ?? 'warn', say: options.say }),
+  );
+  const interrupted = interruption();
+  let ok = false;
+  try {
+    if (session.skipped.some((s) => s.consumer === SCENARIO.poisonConsumer)) {
+      options.say(`!! ${SCENARIO.poisonConsumer} is not running: the poison orders will wait in its queue, not its DLQ`);
+    }
+    const orders = buildOrderMix({ count: options.orders, poison: options.poison, runId: `demo-${id}`, seed: Number.parseInt(id, 16) });
+    const started = Date.now();
+    const sent = await sendOrders(session, orders, options);
+    const expected = expectedDeliveries(session.plan, new Map([['order.created', orders.length], ['order.cancelled', sent.cancelledCount]]));
+    const running = new Set(session.workers.map((w) => w.consumer));
+    const drainStart = Date.now();
+    const drained = await waitUntilDrained(session, expected, running, options, interrupted);
+    const facts = await collectFacts(session, { orders, sent, expected, running, drained });
+    const problems = checkDemo(facts);
+    if (interrupted.happened) problems.unshift('interrupted (SIGINT/SIGTERM)');
+    options.out(
+      renderSummary(facts, {
+        orders: orders.length,
+        cancelled: sent.cancelledCount,
+        poison: orders.filter((o) => o.kind === 'poison').length,
+        drainSeconds: (Date.now() - drainStart) / 1000,
+        topologyFile: options.topologyFile,
+        amqpUrl: redactUrl(session.amqpUrl),
+        kept: options.keep,
+        skipped: session.skipped,
+      }, problems),
+    );
+    options.say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s after startup`);
+    ok = problems.length === 0;
+    return { ok, problems };
+  } finally {
+    interrupted.dispose();
+    options.say(options.keep ? `stopping (vhost ${session.vhost} kept)` : `stopping and deleting vhost ${session.vhost}`);
+    // Logs are kept when something went wrong (or on --keep), to look into.
+    const deleteLogs = ok && !options.keep;
+    await session.stop({ deleteVhost: !options.keep, deleteLogs });
+    if (!deleteLogs) options.say(`logs of the producer and the workers: ${session.logDir}`);
+  }
+}
+
+interface SentOrders {
+  createdIds: Array<string | undefined>;
+  cancelledCount: number;
+  accepted: number;
+  sent: number;
+  refused: string[];
+}
+
+/** Every order.created first, then the cancellations, so a cancellation never overtakes its order. */
+async function sendOrders(session: UpSession, orders: readonly DemoOrder[], options: DemoOptions): Promise<SentOrders> {
+  const progress = progressLine(options);
+  const cancellations = orders.flatMap((o) => (o.cancelled ? [o.cancelled] : []));
+  const total = orders.length + cancellations.length;
+  const created = await sendJobs(session.producer.url, 'order.created', orders.map((o) => o.created), {
+    onProgress: (n) => progress(`sending orders over REST: ${n}/${total} accepted`),
+  });
+  const cancelled = await sendJobs(session.producer.url, 'order.cancelled', cancellations, {
+    onProgress: (n) => progress(`sending orders over REST: ${orders.length + n}/${total} accepted`),
+  });
+  const accepted = [...created.ids, ...cancelled.ids].filter((i) => i !== undefined).length;
+  progress(`sent ${total} jobs over REST: ${accepted} accepted (202)`, true);
+  const refused = [...created.refused, ...cancelled.refused].map((r) => `#${r.index}: ${r.status} ${r.message}`);
+  return { createdIds: created.ids, cancelledCount: cancellations.length, accepted, sent: total, refused };
+}
+
+/** Settled = processed, dead-lettered or skipped as a duplicate, for every job routed to a running consumer. */
+async function waitUntilDrained(
+  session: UpSession,
+  expected: ReadonlyMap<string, number>,
+  running: ReadonlySet<string>,
+  options: DemoOptions,
+  interrupted: { happened: boolean },
+): Promise<boolean> {
+  const progress = progressLine(options);
+  const deadline = Date.now() + options.timeoutMs;
+  const want = [...running].reduce((n, c) => n + (expected.get(c) ?? 0), 0);
+  while (Date.now() < deadline && !interrupted.happened) {
+    const snapshot = await takeSnapshot(session);
+    const { settled, inFlight, retrying } = tally(snapshot, running);
+    progress(`draining: ${settled}/${want} deliveries settled, ${inFlight} in flight, ${retrying} waiting in retry tiers`);
+    if (settled >= want && inFlight === 0 && (await depthLeft(session, running)) === 0) {
+      progress(`drained: ${settled}/${want} deliveries settled`, true);
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  progress('not drained', true);
+  return false;
+}
+
+function tally(snapshot: Snapshot, running: ReadonlySet<string>): { settled: number; inFlight: number; retrying: number } {
+  let settled = 0;
+  let inFlight = 0;
+  let retrying = 0;
+  for (const status of snapshot.consumers.filter((c) => running.has(c.consumer))) {
+    settled += status.counters.succeeded + status.counters.deadLettered + status.counters.duplicates;
+    inFlight += status.counters.inFlight;
+    retrying += status.retrying;
+  }
+  return { settled, inFlight, retrying };
+}
+
+/** Exact ready counts over AMQP (the management API samples only every few seconds). */
+async function depthLeft(session: UpSession, running: ReadonlySet<string>): Promise<number> {
+  const depths = await queueDepths(session, session.plan.consumers.filter((c) => running.has(c.name)));
+  return [...depths.values()].reduce((sum, d) => sum + d.left, 0);
+}
+
+async function queueDepths(session: UpSession, consumers: readonly ConsumerPlan[]): Promise<Map<string, { left: number; dlqIds: string[] }>> {
+  const broker = await DlqBroker.open([session.amqpUrl]);
+  try {
+    const result = new Map<string, { left: number; dlqIds: string[] }>();
+    for (const consumer of consumers) {
+      let left = 0;
+      for (const queue of [...consumer.queues, ...consumer.retry.tiers.map((t) => t.queue)]) left += await broker.depth(queue);
+      const dlqDepth = await broker.depth(consumer.deadLetter.queue);
+      const listing = dlqDepth > 0 ? await listDeadLetters(broker, consumer.deadLetter.queue, { limit: dlqDepth }) : undefined;
+      result.set(consumer.name, { left, dlqIds: (listing?.messages ?? []).map((m) => m.id ?? '(no id)') });
+    }
+    return result;
+  } finally {
+    await broker.close();
+  }
+}
+
+async function collectFacts(
+  session: UpSession,
+  input: { orders: readonly DemoOrder[]; sent: SentOrders; expected: ReadonlyMap<string, number>; running: ReadonlySet<string>; drained: boolean },
+): Promise<DemoFacts> {
+  const snapshot = await takeSnapshot(session);
+  const depths = await queueDepths(session, session.plan.consumers);
+  const poisonIds = input.orders.flatMap((o, i) => (o.kind === 'poison' && input.sent.createdIds[i] ? [input.sent.createdIds[i] as string] : []));
+  const consumers: ConsumerOutcome[] = snapshot.consumers.map((status) => ({
+    consumer: status.consumer,
+    ran: input.running.has(status.consumer),
+    routed: input.expected.get(status.consumer) ?? 0,
+    counters: status.counters,
+    left: depths.get(status.consumer)?.left ?? 0,
+    dlqIds: depths.get(status.consumer)?.dlqIds ?? [],
+    expectedDlqIds: status.consumer === SCENARIO.poisonConsumer ? poisonIds : [],
+  }));
+  return {
+    sent: input.sent.sent,
+    accepted: input.sent.accepted,
+    refused: input.sent.refused,
+    flaky: { consumer: SCENARIO.flakyConsumer, count: input.orders.filter((o) => o.kind === 'flaky').length },
+    consumers,
+    drained: input.drained,
+  };
+}
+
+/** On a terminal, one line rewritten in place; otherwise a line every 3 s (and the final one). */
+function progressLine(options: DemoOptions): (text: string, final?: boolean) => void {
+  let last = 0;
+  return (text, final = false) => {
+    if (options.tty) {
+      process.stderr.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
+      return;
+    }
+    if (final || Date.now() - last >= 3_000) {
+      last = Date.now();
+      options.say(text);
+    }
+  };
+}
+
+/** Ctrl-C during the demo ends the wait early; the demo still cleans up and reports. */
+function interruption(): { happened: boolean; dispose(): void } {
+  const state = {
+    happened: false,
+    dispose: () => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    },
+  };
+  const onSignal = () => {
+    state.happened = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return state;
+}

@@ -1,0 +1,66 @@
+/**
+ * Pure: the worker counters `warren up` shows, read from the Prometheus
+ * text that a worker's `/metrics` serves (src/worker/metrics.ts names).
+ */
+
+export interface ConsumerCounters {
+  received: number;
+  /** Handled and acked: the job's effect was applied. */
+  succeeded: number;
+  /** Failed attempts sent to a retry tier or retried in place. */
+  retried: number;
+  deadLettered: number;
+  duplicates: number;
+  inFlight: number;
+}
+
+const METRIC_FIELDS: Readonly<Record<string, keyof ConsumerCounters>> = {
+  warren_worker_received_total: 'received',
+  warren_worker_succeeded_total: 'succeeded',
+  warren_worker_retried_total: 'retried',
+  warren_worker_dead_lettered_total: 'deadLettered',
+  warren_worker_duplicates_skipped_total: 'duplicates',
+  warren_worker_in_flight: 'inFlight',
+};
+
+export function emptyCounters(): ConsumerCounters {
+  return { received: 0, succeeded: 0, retried: 0, deadLettered: 0, duplicates: 0, inFlight: 0 };
+}
+
+/** Counters per `consumer` label; samples of one metric with other labels (e.g. `reason`) are summed. */
+export function parseWorkerMetrics(text: string): Map<string, ConsumerCounters> {
+  const byConsumer = new Map<string, ConsumerCounters>();
+  for (const line of text.split('\n')) {
+    const sample = parseSample(line);
+    if (sample === undefined) continue;
+    const field = METRIC_FIELDS[sample.name];
+    const consumer = sample.labels.get('consumer');
+    if (field === undefined || consumer === undefined) continue;
+    const counters = byConsumer.get(consumer) ?? emptyCounters();
+    counters[field] += sample.value;
+    byConsumer.set(consumer, counters);
+  }
+  return byConsumer;
+}
+
+interface Sample {
+  name: string;
+  labels: Map<string, string>;
+  value: number;
+}
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+function parseSample(line: string): Sample | undefined {
+  if (line.startsWith('#')) return undefined;
+  const match = SAMPLE.exec(line.trim());
+  if (!match) return undefined;
+  const value = Number(match[3]);
+  if (!Number.isFinite(value)) return undefined;
+  const labels = new Map<string, string>();
+  for (const label of (match[2] ?? '').matchAll(LABEL)) {
+    labels.set(label[1] as string, (label[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)));
+  }
+  return { name: match[1] as string, labels, value };
+}

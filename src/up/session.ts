@@ -1,0 +1,179 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { findBroker, type FoundBroker } from '../broker/find-broker.ts';
+import { encodeVhost, ManagementClient } from '../broker/management.ts';
+import { redactUrl, vhostOf, withVhost } from '../broker/urls.ts';
+import { startProducer, type RunningProducer } from '../producer/index.ts';
+import { findOptionalServices, type OptionalServices } from '../services/probe.ts';
+import { applyTopology } from '../topology/apply.ts';
+import { loadTopology } from '../topology/load.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { logTail, WorkerProcess } from './worker-process.ts';
+
+/**
+ * `warren up` without the terminal: find a broker, apply the topology,
+ * start the HTTP producer (in this process: one fewer Node runtime on a
+ * small machine) and one child process per example worker. `warren demo`
+ * builds on the same session.
+ */
+export interface UpOptions {
+  topologyFile: string;
+  /** Run in this vhost instead of the one in `AMQP_URL` (the demo's own). */
+  vhost?: string;
+  /** May a broker be started when none answers (see findBroker)? */
+  fallback: boolean;
+  /** Producer port; 0 picks a free one. */
+  port: number;
+  host: string;
+  /** Where `workers/` is. @defaultValue process.cwd() */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Level of the producer's and workers' logs (files in `logDir`). @defaultValue LOG_LEVEL, else info */
+  logLevel?: string;
+  /** Progress and loud lines for the user. */
+  say: (line: string) => void;
+}
+
+export interface SkippedWorker {
+  consumer: string;
+  reason: string;
+}
+
+export interface StopOptions {
+  /** Delete the session's vhost and everything in it (the demo's). */
+  deleteVhost?: boolean;
+  /** Delete the directory of log files. */
+  deleteLogs?: boolean;
+}
+
+export interface UpSession {
+  plan: TopologyPlan;
+  vhost: string;
+  amqpUrl: string;
+  managementUrl: string;
+  broker: FoundBroker;
+  services: OptionalServices;
+  producer: RunningProducer;
+  workers: WorkerProcess[];
+  skipped: SkippedWorker[];
+  logDir: string;
+  /** Stops workers (SIGTERM, wait), the producer, then the broker if we started it. Safe to call twice. */
+  stop(options?: StopOptions): Promise<void>;
+}
+
+export async function startUp(options: UpOptions): Promise<UpSession> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const logLevel = options.logLevel ?? env.LOG_LEVEL ?? 'info';
+  const { plan } = await loadTopology(options.topologyFile);
+  const broker = await findBroker({ env, fallback: options.fallback, log: options.say });
+  options.say(`broker: ${redactUrl(broker.amqpUrl)} (${broker.source})`);
+  const vhost = options.vhost ?? plan.vhost ?? vhostOf(broker.amqpUrl);
+  const amqpUrl = withVhost(broker.amqpUrl, vhost);
+  const cleanups: Array<() => Promise<void>> = [() => broker.stop()];
+  const release = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    const applied = await applyTopology(plan, { amqpUrls: [amqpUrl], managementUrl: broker.managementUrl });
+    const created = applied.changes.filter((c) => c.action === 'create').length;
+    options.say(`topology ${options.topologyFile} applied to vhost ${vhost}: ${created} created, ${applied.changes.length - created} unchanged`);
+    const services = await findOptionalServices(env);
+    const logDir = await mkdtemp(join(tmpdir(), 'warren-up-'));
+    const producer = await startProducer({
+      plan,
+      amqpUrls: [amqpUrl],
+      managementUrl: broker.managementUrl,
+      host: options.host,
+      port: options.port,
+      logger: pino({ name: 'warren-producer', level: logLevel }, pino.destination({ dest: join(logDir, 'producer.log'), sync: false })),
+    });
+    cleanups.push(() => producer.close());
+    options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues, /openapi.json)`);
+    const workerEnv = { ...childEnv(env, amqpUrl, broker.managementUrl, services), LOG_LEVEL: logLevel };
+    const { workers, skipped } = await startWorkers(plan, { topologyFile: options.topologyFile, cwd, env: workerEnv, logDir });
+    cleanups.push(async () => {
+      await Promise.all(workers.map((worker) => worker.stop()));
+    });
+    for (const skip of skipped) options.say(`!! worker ${skip.consumer} NOT started: ${skip.reason}`);
+    options.say(`workers: ${workers.map((w) => `${w.consumer} (pid ${w.pid})`).join(', ')}; logs in ${logDir}`);
+    return session({ plan, vhost, amqpUrl, managementUrl: broker.managementUrl, broker, services, producer, workers, skipped, logDir }, cleanups);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+function session(parts: Omit<UpSession, 'stop'>, cleanups: Array<() => Promise<void>>): UpSession {
+  let stopping: Promise<void> | undefined;
+  const stop = (options: StopOptions = {}) => {
+    stopping ??= (async () => {
+      // Workers first (they finish in-flight jobs), then the producer, then
+      // the vhost, and the broker we started last.
+      const [brokerStop, ...rest] = cleanups;
+      for (const cleanup of rest.reverse()) await cleanup().catch(() => undefined);
+      if (options.deleteVhost && parts.vhost !== '/') {
+        await new ManagementClient(parts.managementUrl).delete(`/vhosts/${encodeVhost(parts.vhost)}`).catch(() => undefined);
+      }
+      await brokerStop?.().catch(() => undefined);
+      if (options.deleteLogs) await rm(parts.logDir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+  return { ...parts, stop };
+}
+
+/**
+ * The workers see the session's broker and vhost, and PostgreSQL/Redis only
+ * when the probes found them (a worker that needs one then fails to start
+ * and is reported as skipped).
+ */
+function childEnv(env: NodeJS.ProcessEnv, amqpUrl: string, managementUrl: string, services: OptionalServices): NodeJS.ProcessEnv {
+  const child: NodeJS.ProcessEnv = { ...env, AMQP_URL: amqpUrl, RABBITMQ_MANAGEMENT_URL: managementUrl, WARREN_LOG_PRETTY: '0' };
+  delete child.DATABASE_URL;
+  delete child.REDIS_URL;
+  if (services.postgres.available) child.DATABASE_URL = services.postgres.url;
+  if (services.redis.available) child.REDIS_URL = services.redis.url;
+  return child;
+}
+
+async function startWorkers(
+  plan: TopologyPlan,
+  spec: { topologyFile: string; cwd: string; env: NodeJS.ProcessEnv; logDir: string },
+): Promise<{ workers: WorkerProcess[]; skipped: SkippedWorker[] }> {
+  const skipped: SkippedWorker[] = [];
+  const withModule = plan.consumers.filter((consumer) => {
+    const found = existsSync(join(spec.cwd, 'workers', `${consumer.name}.ts`));
+    if (!found) skipped.push({ consumer: consumer.name, reason: `no worker module workers/${consumer.name}.ts` });
+    return found;
+  });
+  const started = await Promise.allSettled(
+    withModule.map((consumer) =>
+      WorkerProcess.start({
+        consumer: consumer.name,
+        topologyFile: spec.topologyFile,
+        env: spec.env,
+        logFile: join(spec.logDir, `${consumer.name}.log`),
+        cwd: spec.cwd,
+      }),
+    ),
+  );
+  const workers: WorkerProcess[] = [];
+  started.forEach((result, index) => {
+    const consumer = withModule[index]?.name ?? '?';
+    if (result.status === 'fulfilled') workers.push(result.value);
+    else skipped.push({ consumer, reason: startFailure(result.reason, join(spec.logDir, `${consumer}.log`)) });
+  });
+  return { workers, skipped };
+}
+
+/** The worker's own last error line says why (e.g. "needs DATABASE_URL"); the full log stays on disk. */
+function startFailure(error: unknown, logFile: string): string {
+  const lines = logTail(logFile, 40).split('\n');
+  const said = lines.reverse().find((line) => /^warren:|error/i.test(line));
+  const why = said ?? (error instanceof Error ? error.message.split('\n')[0] : String(error));
+  return `${(why ?? '').slice(0, 300)} (log: ${logFile})`;
+}

@@ -1,0 +1,63 @@
+import type { Snapshot } from './snapshot.ts';
+
+/**
+ * Pure: the live view of `warren up`. A table redrawn in place on a
+ * terminal; one JSON line per reading otherwise (logs, CI, pipes).
+ */
+
+const COLUMNS = ['CONSUMER', 'STATE', 'PROCESSED', 'RETRIED', 'RETRYING', 'DEAD-LETTERED', 'IN DLQ', 'LAG', 'RATE/s'] as const;
+
+export interface ViewRow {
+  consumer: string;
+  state: string;
+  processed: number;
+  retried: number;
+  retrying: number;
+  deadLettered: number;
+  inDlq: number;
+  lag: number;
+  /** Jobs processed per second since the previous reading. */
+  rate: number;
+}
+
+export function viewRows(current: Snapshot, previous: Snapshot | undefined): ViewRow[] {
+  const seconds = previous ? Math.max((current.at - previous.at) / 1000, 0.001) : 0;
+  return current.consumers.map((status) => {
+    const before = previous?.consumers.find((c) => c.consumer === status.consumer);
+    const done = status.counters.succeeded;
+    const rate = before && seconds > 0 ? Math.max(0, done - before.counters.succeeded) / seconds : 0;
+    return {
+      consumer: status.consumer,
+      state: status.state,
+      processed: done,
+      retried: status.counters.retried,
+      retrying: status.retrying,
+      deadLettered: status.counters.deadLettered,
+      inDlq: status.inDlq,
+      lag: status.lag,
+      rate: Math.round(rate * 10) / 10,
+    };
+  });
+}
+
+export function renderTable(rows: readonly ViewRow[]): string[] {
+  const cells = rows.map((row) => [
+    row.consumer,
+    row.state,
+    String(row.processed),
+    String(row.retried),
+    String(row.retrying),
+    String(row.deadLettered),
+    String(row.inDlq),
+    String(row.lag),
+    row.rate.toFixed(1),
+  ]);
+  const widths = COLUMNS.map((title, i) => Math.max(title.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (values: readonly string[]) =>
+    values.map((value, i) => (i < 2 ? value.padEnd(widths[i] ?? 0) : value.padStart(widths[i] ?? 0))).join('  ');
+  return [line(COLUMNS), ...cells.map(line)];
+}
+
+export function renderJsonLine(at: number, rows: readonly ViewRow[]): string {
+  return JSON.stringify({ at: new Date(at).toISOString(), consumers: rows });
+}
