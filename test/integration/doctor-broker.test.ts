@@ -60,7 +60,7 @@ describe.concurrent('warren doctor against the shared broker', () => {
   });
 
   it('gives a clean bill on the reference topology applied in a fresh vhost, and exits 0', async () => {
-    const run = await warren(['doctor', '--topology', 'topology/orders.yaml', '--json'], {
+    const run = await warren(['doctor', '--topology', 'topology/orders.yaml', '--worker', 'warehouse', '--worker', 'inventory', '--json'], {
       AMQP_URL: clean.url,
       RABBITMQ_MANAGEMENT_URL: clean.managementUrl,
     });
@@ -72,6 +72,20 @@ describe.concurrent('warren doctor against the shared broker', () => {
     expect(report.nodes[0]?.plugins).toHaveProperty('rabbitmq_consistent_hash_exchange');
     const drift = report.findings.find((f) => f.check === 'drift');
     expect(drift?.message).toMatch(/\d+ unchanged, 0 to create, 0 in conflict/);
+    // The longest timeoutMs of the named worker modules is what consumer_timeout is compared with.
+    const timeout = report.findings.find((f) => f.check === 'consumer-timeout');
+    expect(timeout?.message).toContain('timeoutMs of worker warehouse');
+  });
+
+  it('reports a consumer_timeout no longer than the worker timeout (or says it cannot read it)', async () => {
+    const run = await warren(['doctor', '--worker-timeout', '45m', '--json'], { AMQP_URL: clean.url, RABBITMQ_MANAGEMENT_URL: clean.managementUrl });
+    const report = JSON.parse(run.stdout) as DoctorReport;
+    const finding = report.findings.find((f) => f.check === 'consumer-timeout');
+    const readable = typeof report.nodes[0]?.consumerTimeoutMs === 'number';
+    // rabbitmqctl reaches the local node on our machines; elsewhere doctor can only warn.
+    expect(finding?.severity).toBe(readable ? 'problem' : 'warning');
+    expect(run.code).toBe(readable ? 5 : 0);
+    expect(finding?.message).toContain('45m');
   });
 
   it('prints a readable report with the problem first', async () => {
