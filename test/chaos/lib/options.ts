@@ -14,7 +14,7 @@ export interface ChaosOptions {
 }
 
 const FULL: ChaosOptions = { orders: 20_000, rate: 160, killEveryMs: 3_000, drainTimeoutMs: 240_000, useEnvBroker: false, ci: false };
-const CI: ChaosOptions = { orders: 2_000, rate: 50, killEveryMs: 2_500, drainTimeoutMs: 60_000, useEnvBroker: false, ci: true };
+const CI: ChaosOptions = { orders: 2_000, rate: 50, killEveryMs: 2_500, drainTimeoutMs: 100_000, useEnvBroker: false, ci: true };
 
 export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
   const ci = argv.includes('--ci');
