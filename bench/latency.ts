@@ -1,6 +1,6 @@
 /**
  * End-to-end latency, HTTP request sent → handler start, at a steady 1,000
- * and 5,000 jobs/s: single-job POSTs to `warren serve` (a child process, 100
+ * and 5,000 jobs/s: single-job POSTs to `warren serve` (a child process, up to 512
  * keep-alive sockets) consumed by a warren worker in this process, so both
  * timestamps come from one clock. Raw amqplib's figure is publish → deliver
  * at the same rate on a classic queue (bench/lib/raw-amqplib.ts).
@@ -68,7 +68,7 @@ async function warrenLatency(url: string, rate: number, durationMs: number): Pro
     plan,
     { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) },
   );
-  const agent = new Agent({ keepAlive: true, maxSockets: 100 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   try {
     await worker.start();
     await atSteadyRate(rate, total, (i) =>

@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The CI variant of the failure suite: `test/chaos/run.ts --ci` (about 2,000
+ * orders) as a child process on a private RabbitMQ node of its own — it
+ * restarts that broker, so it never touches the shared one. Every check of
+ * the run must pass and the summary must show the failures really happened.
+ */
+interface ChaosSummary {
+  ok: boolean;
+  posted: number;
+  accepted: number;
+  effectsExpected: number;
+  effectRows: number;
+  poisonAccepted: number;
+  deadLetters: number;
+  workerKills: number;
+  producerKills: number;
+  brokerRestarts: number;
+  orderedPairs: number;
+  checks: Array<{ name: string; ok: boolean; detail: string }>;
+}
+
+function runChaos(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/chaos/run.ts', '--ci'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('chaos (CI variant)', () => {
+  it('counts every order through worker and producer SIGKILLs, a broker restart and poison orders', async () => {
+    const { code, stdout, stderr } = await runChaos();
+    const line = stdout.split('\n').find((l) => l.startsWith('CHAOS SUMMARY '));
+    expect(line, `no summary; stderr tail:\n${stderr.slice(-3000)}`).toBeDefined();
+    const summary = JSON.parse((line as string).slice('CHAOS SUMMARY '.length)) as ChaosSummary;
+    expect(summary.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(summary.ok).toBe(true);
+    expect(code).toBe(0);
+    // The run really was under fire, and really counted something.
+    expect(summary.posted).toBeGreaterThanOrEqual(2_000);
+    expect(summary.accepted).toBeGreaterThan(summary.posted * 0.9);
+    expect(summary.effectRows).toBe(summary.effectsExpected);
+    expect(summary.deadLetters).toBe(summary.poisonAccepted * 6);
+    expect(summary.workerKills).toBeGreaterThan(3);
+    expect(summary.producerKills).toBe(1);
+    expect(summary.brokerRestarts).toBe(1);
+    expect(summary.orderedPairs).toBeGreaterThan(100);
+  }, 240_000);
+});
