@@ -40,6 +40,7 @@ export class Worker {
   private readonly logger: Logger;
   private currentState: WorkerState = WorkerState.Idle;
   private starting: Promise<void> | undefined;
+  private startAttempt: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private consumeConnection: BrokerConnection | undefined;
   private publishConnection: BrokerConnection | undefined;
@@ -80,10 +81,16 @@ export class Worker {
 
   start(): Promise<void> {
     if (this.stopping) return Promise.reject(new Error('worker: cannot start after stop'));
-    this.starting ??= this.doStart().catch(async (error: unknown) => {
-      await this.stop();
-      throw error;
-    });
+    if (!this.starting) {
+      // stop() waits for the start attempt itself, not for this wrapper,
+      // which waits for stop(): a failed start must not deadlock.
+      const attempt = this.doStart();
+      this.startAttempt = attempt;
+      this.starting = attempt.catch(async (error: unknown) => {
+        await this.stop();
+        throw error;
+      });
+    }
     return this.starting;
   }
 
@@ -136,7 +143,7 @@ export class Worker {
   }
 
   private async doStop(): Promise<void> {
-    await this.starting?.catch(() => undefined);
+    await this.startAttempt?.catch(() => undefined);
     this.currentState = WorkerState.Stopping;
     const deadline = this.options.shutdownTimeoutMs;
     const steps: Array<() => Promise<unknown>> = [
