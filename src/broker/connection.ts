@@ -37,7 +37,9 @@ export class BrokerConnection extends EventEmitter {
     this.manager = amqp.connect(options.urls, {
       heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
       reconnectTimeInSeconds: options.reconnectSeconds ?? 1,
-      connectionOptions: { clientProperties: { connection_name: options.name ?? 'warren' } },
+      // Without TCP_NODELAY every small frame (a confirm, a get, an ack) can
+      // wait ~40 ms for Nagle's algorithm: fatal to latency.
+      connectionOptions: { noDelay: true, clientProperties: { connection_name: options.name ?? 'warren' } },
     });
     this.manager.on('connect', ({ url }) => {
       this.current.connected = true;
