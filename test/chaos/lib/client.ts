@@ -17,7 +17,7 @@ export interface Outcome {
   tries: number;
 }
 
-const MAX_TRIES = 8;
+const MAX_TRIES = 12;
 
 export class ChaosClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
