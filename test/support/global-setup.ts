@@ -10,6 +10,7 @@ import { redactUrl } from '../../src/broker/urls.ts';
  */
 export default async function setup(): Promise<() => Promise<void>> {
   let stop = async () => {};
+  await useLocalServicesWhenUnset();
   if (!process.env.AMQP_URL) {
     const container = await startContainer();
     if (!container) throw new Error(HOW_TO_GET_A_BROKER);
@@ -40,6 +41,21 @@ const HOW_TO_GET_A_BROKER = [
   '    and set AMQP_URL=amqp://guest:guest@127.0.0.1:5672 (this is what `.ci/run` does), or',
   '  - start a Docker engine, so the tests can start a RabbitMQ container through testcontainers.',
 ].join('\n');
+
+/**
+ * `npm ci && npm test` on a machine with the usual local services: an unset
+ * AMQP_URL / REDIS_URL / DATABASE_URL takes the local default address when
+ * something answers there (the same defaults as findBroker and the probes).
+ */
+async function useLocalServicesWhenUnset(): Promise<void> {
+  const { tryAmqpConnect } = await import('../../src/broker/find-broker.ts');
+  const { DEFAULT_AMQP_URL } = await import('../../src/broker/urls.ts');
+  const { findOptionalServices } = await import('../../src/services/probe.ts');
+  if (!process.env.AMQP_URL && (await tryAmqpConnect(DEFAULT_AMQP_URL)).ok) process.env.AMQP_URL = DEFAULT_AMQP_URL;
+  const { redis, postgres } = await findOptionalServices(process.env);
+  if (!process.env.REDIS_URL && redis.available) process.env.REDIS_URL = redis.url;
+  if (!process.env.DATABASE_URL && postgres.available) process.env.DATABASE_URL = postgres.url;
+}
 
 async function startContainer(): Promise<{ amqpUrl: string; managementUrl: string; stop: () => Promise<void> } | undefined> {
   const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers');
