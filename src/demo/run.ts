@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { redactUrl } from '../broker/urls.ts';
+import { redactText, redactUrl } from '../broker/urls.ts';
 import { DlqBroker } from '../dlq/broker.ts';
 import { listDeadLetters } from '../dlq/inspect.ts';
 import type { ConsumerPlan } from '../topology/plan.ts';
@@ -8,6 +8,7 @@ import { takeSnapshot, type Snapshot } from '../up/snapshot.ts';
 import { startUp, type UpSession } from '../up/session.ts';
 import { buildOrderMix, SCENARIO, type DemoOrder } from './orders.ts';
 import { expectedDeliveries } from './routing.ts';
+import { removeDemoRows } from './postgres-rows.ts';
 import { sendJobs } from './send.ts';
 import { renderSummary } from './summary.ts';
 import { checkDemo, type ConsumerOutcome, type DemoFacts } from './verify.ts';
@@ -45,6 +46,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   );
   const interrupted = interruption();
   let ok = false;
+  let createdIds: string[] = [];
   try {
     if (session.skipped.some((s) => s.consumer === SCENARIO.poisonConsumer)) {
       options.say(`!! ${SCENARIO.poisonConsumer} is not running: the poison orders will wait in its queue, not its DLQ`);
@@ -52,6 +54,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const orders = buildOrderMix({ count: options.orders, poison: options.poison, runId: `demo-${id}`, seed: Number.parseInt(id, 16) });
     const started = Date.now();
     const sent = await sendOrders(session, orders, options);
+    createdIds = sent.createdIds.filter((i) => i !== undefined);
     const expected = expectedDeliveries(session.plan, new Map([['order.created', orders.length], ['order.cancelled', sent.cancelledCount]]));
     const running = new Set(session.workers.map((w) => w.consumer));
     const drainStart = Date.now();
@@ -80,7 +83,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     // Logs are kept when something went wrong (or on --keep), to look into.
     const deleteLogs = ok && !options.keep;
     await session.stop({ deleteVhost: !options.keep, deleteLogs });
+    if (!options.keep) await removeLoyaltyRows(session, `demo-${id}`, createdIds, options);
     if (!deleteLogs) options.say(`logs of the producer and the workers: ${session.logDir}`);
+  }
+}
+
+/** The loyalty worker's ledger and idempotency rows of this run, when it ran on PostgreSQL. */
+async function removeLoyaltyRows(session: UpSession, orderIdPrefix: string, jobIds: string[], options: DemoOptions): Promise<void> {
+  const postgres = session.services.postgres;
+  if (!postgres.available || !session.workers.some((w) => w.consumer === 'loyalty')) return;
+  try {
+    const removed = await removeDemoRows(postgres.url, orderIdPrefix, jobIds);
+    options.say(`removed this run's ${removed} loyalty rows from PostgreSQL (${postgres.displayUrl})`);
+  } catch (error) {
+    options.say(`!! could not remove this run's loyalty rows from PostgreSQL: ${redactText(error instanceof Error ? error.message : String(error))}`);
   }
 }
 

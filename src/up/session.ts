@@ -82,6 +82,7 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
     const created = applied.changes.filter((c) => c.action === 'create').length;
     options.say(`topology ${options.topologyFile} applied to vhost ${vhost}: ${created} created, ${applied.changes.length - created} unchanged`);
     const services = await findOptionalServices(env);
+    options.say(describeServices(services));
     const logDir = await mkdtemp(join(tmpdir(), 'warren-up-'));
     const producer = await startProducer({
       plan,
@@ -176,4 +177,13 @@ function startFailure(error: unknown, logFile: string): string {
   const said = lines.reverse().find((line) => /^warren:|error/i.test(line));
   const why = said ?? (error instanceof Error ? error.message.split('\n')[0] : String(error));
   return `${(why ?? '').slice(0, 300)} (log: ${logFile})`;
+}
+
+/** Says which optional services are there, and what their absence means. */
+function describeServices(services: OptionalServices): string {
+  const one = (name: string, probe: OptionalServices['redis']) =>
+    probe.available ? `${name} at ${probe.displayUrl}` : `${name} absent (${probe.displayUrl}: ${probe.reason})`;
+  const absent = !services.postgres.available || !services.redis.available;
+  const fallback = absent ? '; workers that need a missing one are skipped, the others use the in-memory idempotency store' : '';
+  return `services: ${one('PostgreSQL', services.postgres)}, ${one('Redis', services.redis)}${fallback}`;
 }
