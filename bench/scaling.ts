@@ -47,7 +47,7 @@ class Fleet {
     };
     const child =
       side === 'warren'
-        ? startChild(['bin/warren.js', 'worker', args.module, '--topology', args.topology], { AMQP_URL: args.url }, onLine)
+        ? startChild(['--import', 'tsx', 'bench/lib/worker-child.ts', args.topology, args.module], { AMQP_URL: args.url }, onLine)
         : startChild(['--import', 'tsx', 'bench/lib/raw-child.ts', args.mode, args.url, args.queues.join(','), String(args.prefetch)], {}, onLine);
     this.children.push(child);
     return child;
