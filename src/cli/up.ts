@@ -21,6 +21,14 @@ export function registerUpCommands(program: Command): void {
     .option('--host <address>', 'producer address', '127.0.0.1')
     .option('--interval <ms>', 'live view refresh (default: 1000 on a terminal, 5000 otherwise)', parseCount('--interval'))
     .action(async (flags: { topology: string; port?: number; host: string; interval?: number }) => {
+      // Listening from the start: a Ctrl-C while starting stops everything once it is up.
+      const signal = untilSignal();
+      let signalled = false;
+      let started = false;
+      void signal.then((received) => {
+        signalled = true;
+        if (!started) process.stderr.write(`warren up: ${received} while starting; stopping everything once it is up\n`);
+      });
       const session = await start(() =>
         startUp({
           topologyFile: flags.topology,
@@ -30,14 +38,20 @@ export function registerUpCommands(program: Command): void {
           say: (line) => process.stderr.write(`${line}\n`),
         }),
       );
+      started = true;
+      if (signalled) {
+        await session.stop();
+        process.stderr.write('warren up: stopped\n');
+        return;
+      }
       const view = startLiveView(session, {
         tty: process.stdout.isTTY === true,
         ...(flags.interval !== undefined && { intervalMs: flags.interval }),
         write: (text) => process.stdout.write(text),
       });
-      const signal = await untilSignal();
+      const received = await signal;
       view.stop();
-      process.stderr.write(`warren up: ${signal}, stopping workers, producer${session.broker.source === 'private-node' ? ' and the private broker' : ''}…\n`);
+      process.stderr.write(`warren up: ${received}, stopping workers, producer${session.broker.source === 'private-node' ? ' and the private broker' : ''}…\n`);
       await session.stop();
       process.stderr.write('warren up: stopped\n');
     });

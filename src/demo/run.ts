@@ -41,13 +41,22 @@ export interface DemoResult {
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const id = randomBytes(3).toString('hex');
-  const session = await options.start(() =>
-    startUp({ topologyFile: options.topologyFile, vhost: `warren-demo-${id}`, fallback: fallbackAllowed(process.env, true), port: 0, host: '127.0.0.1', logLevel: process.env.LOG_LEVEL ?? 'warn', say: options.say }),
-  );
+  // Listening from the start: a Ctrl-C while starting must still stop the
+  // workers and a broker we started, once they are up.
   const interrupted = interruption();
+  let session: UpSession;
+  try {
+    session = await options.start(() =>
+      startUp({ topologyFile: options.topologyFile, vhost: `warren-demo-${id}`, fallback: fallbackAllowed(process.env, true), port: 0, host: '127.0.0.1', logLevel: process.env.LOG_LEVEL ?? 'warn', say: options.say }),
+    );
+  } catch (error) {
+    interrupted.dispose();
+    throw error;
+  }
   let ok = false;
   let createdIds: string[] = [];
   try {
+    if (interrupted.happened) return { ok: false, problems: ['interrupted (SIGINT/SIGTERM) while starting'] };
     if (session.skipped.some((s) => s.consumer === SCENARIO.poisonConsumer)) {
       options.say(`!! ${SCENARIO.poisonConsumer} is not running: the poison orders will wait in its queue, not its DLQ`);
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { findBroker, type FoundBroker } from '../broker/find-broker.ts';
 import { encodeVhost, ManagementClient } from '../broker/management.ts';
-import { redactUrl, vhostOf, withVhost } from '../broker/urls.ts';
+import { DEFAULT_AMQP_URL, parseAmqpUrls, redactUrl, vhostOf, withVhost } from '../broker/urls.ts';
 import { startProducer, type RunningProducer } from '../producer/index.ts';
 import { findOptionalServices, type OptionalServices } from '../services/probe.ts';
 import { applyTopology } from '../topology/apply.ts';
@@ -69,9 +69,13 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
   const cwd = options.cwd ?? process.cwd();
   const logLevel = options.logLevel ?? env.LOG_LEVEL ?? 'info';
   const { plan } = await loadTopology(options.topologyFile);
-  const broker = await findBroker({ env, fallback: options.fallback, log: options.say });
-  options.say(`broker: ${redactUrl(broker.amqpUrl)} (${broker.source})`);
-  const vhost = options.vhost ?? plan.vhost ?? vhostOf(broker.amqpUrl);
+  // The broker is looked for on its root vhost: the session's vhost may not
+  // exist yet (apply creates it), and a missing vhost is not a missing broker.
+  const wanted = parseAmqpUrls(env.AMQP_URL)[0] ?? DEFAULT_AMQP_URL;
+  const probeEnv = env.AMQP_URL ? { ...env, AMQP_URL: withVhost(wanted, '/') } : env;
+  const broker = await findBroker({ env: probeEnv, fallback: options.fallback, log: options.say });
+  const vhost = options.vhost ?? plan.vhost ?? vhostOf(wanted);
+  options.say(`broker: ${redactUrl(broker.amqpUrl)} (${broker.source}), vhost ${vhost}`);
   const amqpUrl = withVhost(broker.amqpUrl, vhost);
   const cleanups: Array<() => Promise<void>> = [() => broker.stop()];
   const release = async () => {

@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'amqplib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestVhost, type TestVhost } from '../support/broker.ts';
+import { encodeVhost, ManagementClient } from '../../src/broker/management.ts';
+import { withVhost } from '../../src/broker/urls.ts';
+import { brokerUrl, createTestVhost, managementUrl, uniqueName, type TestVhost } from '../support/broker.ts';
 
 /**
  * `warren up` as a user runs it, in a vhost of its own: the producer and
@@ -107,6 +109,33 @@ describe('warren up', () => {
     expect(up.stderr).toContain('warren up: stopped');
     expect(pids.filter(alive)).toEqual([]);
     expect(`${up.stdout}${up.stderr}`).not.toMatch(/guest:guest@/);
+  }, 120_000);
+
+  it('a SIGTERM while the workers are starting still stops every one of them and exits 0', async () => {
+    const up = new UpProcess({ AMQP_URL: vhost.url, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl });
+    await up.until(() => (/producer: http/.test(up.stderr) ? true : undefined), 'the producer line');
+    up.kill('SIGTERM');
+    expect(await up.exit).toBe(0);
+    expect(up.stderr).toContain('while starting; stopping everything once it is up');
+    const pids = up.workerPids();
+    expect(pids.length).toBeGreaterThan(0);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(up.stdout).toBe('');
+  }, 120_000);
+
+  it('creates the vhost AMQP_URL names when it does not exist yet, on that broker', async () => {
+    const name = uniqueName('warren-up-new');
+    const management = new ManagementClient(managementUrl());
+    try {
+      const up = new UpProcess({ AMQP_URL: withVhost(brokerUrl(), name), RABBITMQ_MANAGEMENT_URL: managementUrl() });
+      await up.until(() => (/workers: /.test(up.stderr) ? true : undefined), 'the workers line');
+      expect(up.stderr).toContain(`(env), vhost ${name}`);
+      expect(await management.get(`/queues/${encodeVhost(name)}/inventory`)).toBeDefined();
+      up.kill('SIGTERM');
+      expect(await up.exit).toBe(0);
+    } finally {
+      await management.delete(`/vhosts/${encodeVhost(name)}`);
+    }
   }, 120_000);
 
   it('refuses a topology that conflicts with the broker: exit 3, nothing started', async () => {
