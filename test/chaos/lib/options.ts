@@ -13,7 +13,7 @@ export interface ChaosOptions {
   ci: boolean;
 }
 
-const FULL: ChaosOptions = { orders: 20_000, rate: 160, killEveryMs: 3_000, drainTimeoutMs: 240_000, useEnvBroker: false, ci: false };
+const FULL: ChaosOptions = { orders: 20_000, rate: 100, killEveryMs: 3_000, drainTimeoutMs: 900_000, useEnvBroker: false, ci: false };
 const CI: ChaosOptions = { orders: 2_000, rate: 50, killEveryMs: 2_500, drainTimeoutMs: 100_000, useEnvBroker: false, ci: true };
 
 export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
