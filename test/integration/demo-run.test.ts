@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { encodeVhost, ManagementClient } from '../../src/broker/management.ts';
@@ -66,6 +69,10 @@ describe('warren demo', () => {
     expect(rows.get('inventory')?.retried).toBeGreaterThanOrEqual(4);
     expect(run.stdout).toContain('warren dlq replay fraud-audit.dlq --topology topology/orders.yaml');
     expect(`${run.stdout}${run.stderr}`).not.toMatch(/guest:guest@/);
+    // A passing run removes its log files too.
+    const logDir = /logs in (\S+)/.exec(run.stderr)?.[1];
+    expect(logDir).toBeDefined();
+    expect(existsSync(logDir ?? '')).toBe(false);
     const vhost = demoVhost(run.stderr);
     expect(await new ManagementClient(managementUrl()).get(`/vhosts/${encodeVhost(vhost)}`)).toBeUndefined();
   }, 150_000);
@@ -77,5 +84,10 @@ describe('warren demo', () => {
     expect(run.stderr).toContain('the queues did not drain before the timeout');
     const vhost = demoVhost(run.stderr);
     expect(await new ManagementClient(managementUrl()).get(`/vhosts/${encodeVhost(vhost)}`)).toBeUndefined();
+    // A failed run keeps its logs to look into, and says where.
+    const logDir = /logs of the producer and the workers: (\S+)/.exec(run.stderr)?.[1];
+    expect(logDir).toBeDefined();
+    expect(existsSync(join(logDir ?? '', 'inventory.log'))).toBe(true);
+    await rm(logDir ?? '', { recursive: true, force: true });
   }, 150_000);
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'amqplib';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeVhost, ManagementClient } from '../../src/broker/management.ts';
@@ -19,6 +20,8 @@ interface ViewLine {
   consumers: Array<{ consumer: string; state: string; processed: number }>;
 }
 
+const started: UpProcess[] = [];
+
 class UpProcess {
   stdout = '';
   stderr = '';
@@ -33,6 +36,7 @@ class UpProcess {
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    started.push(this);
   }
 
   async until<T>(find: () => T | undefined, what: string, timeoutMs = 60_000): Promise<T> {
@@ -53,6 +57,11 @@ class UpProcess {
 
   workerPids(): number[] {
     return [...this.stderr.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  }
+
+  /** `warren up` keeps its log files (it says where); a test removes them. */
+  logDir(): string | undefined {
+    return /logs in (\S+)/.exec(this.stderr)?.[1];
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -87,6 +96,7 @@ describe('warren up', () => {
   });
   afterAll(async () => {
     await Promise.all([vhost?.cleanup(), conflictVhost?.cleanup()]);
+    await Promise.all(started.map((up) => up.logDir()).map((dir) => (dir ? rm(dir, { recursive: true, force: true }) : undefined)));
   });
 
   it('runs the producer and the workers, shows them, skips loyalty without PostgreSQL, and stops everything on SIGTERM', async () => {
