@@ -49,7 +49,8 @@ describe('chaos (CI variant)', () => {
     expect(summary.accepted + summary.refused).toBe(summary.posted);
     expect(summary.accepted).toBeGreaterThan(0);
     expect(summary.effectRows).toBe(summary.effectsExpected);
-    expect(summary.deadLetters).toBe(summary.poisonAccepted * 6);
+    // A worker killed between its DLQ publish and its ack dead-letters the job again: copies are allowed, loss is not.
+    expect(summary.deadLetters).toBeGreaterThanOrEqual(summary.poisonAccepted * 6);
     expect(summary.workerKills).toBeGreaterThan(3);
     expect(summary.producerKills).toBe(1);
     expect(summary.brokerRestarts).toBe(1);
