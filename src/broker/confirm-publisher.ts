@@ -31,6 +31,12 @@ export class MissingExchangeError extends UnroutableError {
   }
 }
 
+interface PublisherSlot {
+  wrapper: ChannelWrapper;
+  /** The open confirm channel, while there is one. */
+  channel: ConfirmChannel | undefined;
+}
+
 const DEFAULTS: Required<ConfirmPublisherOptions> = { channels: 4, maxInFlight: 10_000, confirmTimeoutMs: 5_000 };
 
 /**
@@ -43,7 +49,7 @@ const DEFAULTS: Required<ConfirmPublisherOptions> = { channels: 4, maxInFlight: 
  */
 export class ConfirmPublisher {
   private readonly options: Required<ConfirmPublisherOptions>;
-  private readonly channels: ChannelWrapper[];
+  private readonly slots: PublisherSlot[];
   /** Publishes whose message was returned, by message id, waiting for their confirm. */
   private readonly returned = new Map<string, number>();
   /** Exchanges a recent publish found missing (from the 404 channel error). */
@@ -57,7 +63,7 @@ export class ConfirmPublisher {
     options: ConfirmPublisherOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
-    this.channels = Array.from({ length: this.options.channels }, (_, index) => this.createChannel(index));
+    this.slots = Array.from({ length: this.options.channels }, (_, index) => this.createSlot(index));
   }
 
   /** Publishes awaiting their confirm. */
@@ -66,7 +72,7 @@ export class ConfirmPublisher {
   }
 
   async waitForConnect(): Promise<void> {
-    await Promise.all(this.channels.map((channel) => channel.waitForConnect()));
+    await Promise.all(this.slots.map((slot) => slot.wrapper.waitForConnect()));
   }
 
   /** Why a publish would fail fast right now, or `undefined` when it would be attempted. */
@@ -80,49 +86,77 @@ export class ConfirmPublisher {
     return undefined;
   }
 
-  async publish(message: OutgoingMessage): Promise<void> {
+  /**
+   * Publishes straight on an open confirm channel. The channel wrapper only
+   * keeps the channels alive across reconnects: its own queue would buffer
+   * publishes while disconnected and resend them after a reconnect, so a
+   * job answered 503 could still be enqueued later. Here a publish either
+   * gets its confirm, or fails now and is never sent again.
+   */
+  publish(message: OutgoingMessage): Promise<void> {
     const unavailable = this.unavailable();
-    if (unavailable !== undefined) throw unavailable;
-    const channel = this.channels[this.next++ % this.channels.length] as ChannelWrapper;
-    this.inFlightCount++;
-    try {
-      await channel.publish(message.exchange, message.routingKey, message.content, {
-        ...message.options,
-        mandatory: true,
-        timeout: this.options.confirmTimeoutMs,
-      });
-    } catch (error) {
-      this.takeReturned(message.options.messageId);
-      throw this.translate(error, message.exchange);
-    } finally {
-      this.inFlightCount--;
-    }
-    if (this.takeReturned(message.options.messageId)) {
-      throw new UnroutableError(message.exchange, message.routingKey);
-    }
-    this.missingExchanges.delete(message.exchange);
+    if (unavailable !== undefined) return Promise.reject(unavailable);
+    const channel = this.openChannel();
+    if (channel === undefined) return Promise.reject(new BrokerUnavailableError('no open publishing channel (reconnecting)'));
+    return new Promise<void>((resolve, reject) => {
+      this.inFlightCount++;
+      let settled = false;
+      const settle = (error: Error | undefined) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.inFlightCount--;
+        const returned = this.takeReturned(message.options.messageId);
+        if (error !== undefined) reject(error);
+        else if (returned) reject(new UnroutableError(message.exchange, message.routingKey));
+        else {
+          this.missingExchanges.delete(message.exchange);
+          resolve();
+        }
+      };
+      const timer = setTimeout(
+        () => settle(new BrokerUnavailableError(`no confirm within ${this.options.confirmTimeoutMs} ms`)),
+        this.options.confirmTimeoutMs,
+      );
+      try {
+        channel.publish(message.exchange, message.routingKey, message.content, { ...message.options, mandatory: true }, (error) =>
+          settle(error ? this.translate(error, message.exchange) : undefined),
+        );
+      } catch (error) {
+        settle(this.translate(error, message.exchange));
+      }
+    });
   }
 
   /** Safe to call more than once. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(this.channels.map((channel) => channel.close()));
+    await Promise.allSettled(this.slots.map((slot) => slot.wrapper.close()));
   }
 
-  private createChannel(index: number): ChannelWrapper {
-    const wrapper: ChannelWrapper = this.connection.manager.createChannel({
+  /** The next open channel, round-robin. */
+  private openChannel(): ConfirmChannel | undefined {
+    for (let tried = 0; tried < this.slots.length; tried++) {
+      const slot = this.slots[this.next++ % this.slots.length];
+      if (slot?.channel !== undefined) return slot.channel;
+    }
+    return undefined;
+  }
+
+  private createSlot(index: number): PublisherSlot {
+    const slot: PublisherSlot = { wrapper: undefined as unknown as ChannelWrapper, channel: undefined };
+    slot.wrapper = this.connection.manager.createChannel({
       name: `warren-publisher-${index}`,
       confirm: true,
       json: false,
-      publishTimeout: this.options.confirmTimeoutMs,
       setup: async (channel: ConfirmChannel) => {
+        slot.channel = channel;
         // The broker sends basic.return before the confirm of the same
         // message, so marking it here is seen by the confirm callback.
         channel.on('return', (message: ConsumeMessage) => this.markReturned(message));
         // A channel error (publishing to a missing exchange: 404) closes the
         // channel but not the connection. amqp-connection-manager only
-        // reopens channels on reconnect, so this slot would hold every later
-        // publish until its confirm timeout: replace the wrapper instead.
+        // reopens channels on reconnect, so replace the slot's wrapper.
         let failed = false;
         channel.on('error', (error: Error) => {
           failed = true;
@@ -130,18 +164,18 @@ export class ConfirmPublisher {
           if (missing?.[1] !== undefined) this.missingExchanges.add(missing[1]);
         });
         channel.once('close', () => {
-          if (failed) this.replaceChannel(index, wrapper);
+          if (slot.channel === channel) slot.channel = undefined;
+          if (failed) this.replaceSlot(index, slot);
         });
       },
     });
-    return wrapper;
+    return slot;
   }
 
-  private replaceChannel(index: number, failed: ChannelWrapper): void {
-    if (this.closed || this.channels[index] !== failed) return;
-    this.channels[index] = this.createChannel(index);
-    // Rejects what was queued or unconfirmed on it: their fate is unknown, so never a success.
-    void failed.close().catch(() => undefined);
+  private replaceSlot(index: number, failed: PublisherSlot): void {
+    if (this.closed || this.slots[index] !== failed) return;
+    this.slots[index] = this.createSlot(index);
+    void failed.wrapper.close().catch(() => undefined);
   }
 
   private markReturned(message: ConsumeMessage): void {
@@ -161,9 +195,6 @@ export class ConfirmPublisher {
     const message = error instanceof Error ? error.message : String(error);
     if (CHANNEL_CLOSED.test(message) && this.missingExchanges.has(exchange)) {
       return new MissingExchangeError(exchange);
-    }
-    if (message === 'timeout') {
-      return new BrokerUnavailableError(`no confirm within ${this.options.confirmTimeoutMs} ms`, { cause: error });
     }
     if (/nack/i.test(message)) return new PublishRejectedError('the broker refused the message (nack)');
     if (error instanceof Error && (!this.connection.state.connected || CHANNEL_CLOSED.test(message))) {
