@@ -11,6 +11,14 @@ export interface BrokerConnectionOptions {
   heartbeatSeconds?: number;
   /** Delay between reconnect attempts. @defaultValue 1 */
   reconnectSeconds?: number;
+  /**
+   * TCP_NODELAY. On for connections that wait on the broker's answer (a
+   * confirm, a get): with Nagle's algorithm each can stall ~40 ms. Off for a
+   * consuming connection, whose acks are one-way: there Nagle coalesces them
+   * into fewer packets, and the broker (the bottleneck) does less work.
+   * @defaultValue true
+   */
+  noDelay?: boolean;
 }
 
 export interface ConnectionState {
@@ -37,9 +45,7 @@ export class BrokerConnection extends EventEmitter {
     this.manager = amqp.connect(options.urls, {
       heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
       reconnectTimeInSeconds: options.reconnectSeconds ?? 1,
-      // Without TCP_NODELAY every small frame (a confirm, a get, an ack) can
-      // wait ~40 ms for Nagle's algorithm: fatal to latency.
-      connectionOptions: { noDelay: true, clientProperties: { connection_name: options.name ?? 'warren' } },
+      connectionOptions: { noDelay: options.noDelay ?? true, clientProperties: { connection_name: options.name ?? 'warren' } },
     });
     this.manager.on('connect', ({ url }) => {
       this.current.connected = true;

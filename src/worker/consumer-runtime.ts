@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { ConsumerChannel, type Delivery } from '../broker/consumer-channel.ts';
 import type { BrokerConnection } from '../broker/connection.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
@@ -50,6 +51,8 @@ export class ConsumerRuntime {
   private readonly ordered: boolean;
 
   constructor(private readonly deps: ConsumerRuntimeDeps) {
+    // Every in-flight job listens on these two; prefetch bounds how many.
+    setMaxListeners(0, this.stopping.signal, this.hardStop.signal);
     this.semaphore = new Semaphore(deps.settings.concurrency);
     this.ordered = deps.plan.shards !== undefined;
     this.pipeline = composeSteps(this.steps());

@@ -103,7 +103,7 @@ export class Worker {
   private async doStart(): Promise<void> {
     this.currentState = WorkerState.Starting;
     const { urls, workerId } = this.options;
-    this.consumeConnection = new BrokerConnection({ urls, name: `warren-worker-consume ${workerId}` });
+    this.consumeConnection = new BrokerConnection({ urls, name: `warren-worker-consume ${workerId}`, noDelay: false });
     this.publishConnection = new BrokerConnection({ urls, name: `warren-worker-publish ${workerId}` });
     this.consumeConnection.on('state', (state: { connected: boolean }, reason?: string) =>
       this.logger.info({ connected: state.connected, reason }, 'consume connection state'),
