@@ -1,9 +1,12 @@
 /**
  * End-to-end latency, HTTP request sent → handler start, at a steady 1,000
- * and 5,000 jobs/s: single-job POSTs to `warren serve` (a child process, up to 512
+ * and 5,000 jobs/s: POSTs to `warren serve` (a child process, up to 512
  * keep-alive sockets) consumed by a warren worker in this process, so both
- * timestamps come from one clock. Raw amqplib's figure is publish → deliver
- * at the same rate on a classic queue (bench/lib/raw-amqplib.ts).
+ * timestamps come from one clock. Up to 1,000 jobs/s each job is its own
+ * request; above, jobs go in batches of 10 (as a client sending that many
+ * would), since one producer process on these 2 cores serves about 1.5k
+ * single-job requests/s. Raw amqplib's figure is publish → deliver at the
+ * same rate on a classic queue (bench/lib/raw-amqplib.ts).
  */
 import { Agent, request } from 'node:http';
 import { pino } from 'pino';
@@ -18,6 +21,8 @@ import { latencyRow, type BenchRow } from './lib/table.ts';
 import { inBenchVhost, progress } from './lib/vhost.ts';
 
 const PREFETCH = 100;
+/** Jobs per request at a rate: single jobs up to 1,000/s, then batches. */
+const batchSizeAt = (rate: number) => (rate > 1_000 ? 10 : 1);
 /** The issue's target: warren's p99 at most 3x raw's, i.e. raw/warren >= 1/3. */
 const P99_TARGET = 1 / 3;
 
@@ -48,9 +53,12 @@ async function warrenLatency(url: string, rate: number, durationMs: number): Pro
   await declarePlanAt(url, plan);
   const file = topologyFile(benchTopologyYaml(PREFETCH));
   const producer = await startProducerProcess(file.path, url);
+  const batchSize = batchSizeAt(rate);
   const total = Math.round((rate * durationMs) / 1000);
+  const requests = Math.ceil(total / batchSize);
   const samples: number[] = [];
   let errors = 0;
+  let warmedUp = 0;
   let settled = () => undefined as void;
   const allSeen = new Promise<void>((resolve) => (settled = resolve));
   const check = () => samples.length + errors >= total && settled();
@@ -60,6 +68,7 @@ async function warrenLatency(url: string, rate: number, durationMs: number): Pro
         consumer: 'bench',
         schema: z.object({ key: z.string(), sentAt: z.number(), note: z.string() }),
         handle: (job) => {
+          if (job.key.startsWith(WARM_UP)) return void warmedUp++;
           samples.push(performance.now() - job.sentAt);
           check();
         },
@@ -71,10 +80,16 @@ async function warrenLatency(url: string, rate: number, durationMs: number): Pro
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   try {
     await worker.start();
-    await atSteadyRate(rate, total, (i) =>
-      postJob(agent, `${producer.url}/v1/jobs/${BENCH_JOB}`, benchJob(`k${i % 1_000}`, performance.now())).then((status) => {
+    const target = `${producer.url}/v1/jobs/${BENCH_JOB}${batchSize > 1 ? '/batch' : ''}`;
+    // One second at the same rate first, not measured: opening the sockets
+    // and the first publishes of a fresh process are not steady state.
+    const warmUpRequests = Math.ceil(rate / batchSize);
+    await atSteadyRate(rate / batchSize, warmUpRequests, (i) => void postJob(agent, target, requestBody(i, batchSize, 0, WARM_UP)));
+    for (let waited = 0; warmedUp < warmUpRequests * batchSize && waited < 10_000; waited += 50) await sleep(50);
+    await atSteadyRate(rate / batchSize, requests, (i) =>
+      postJob(agent, target, requestBody(i, batchSize, performance.now())).then((status) => {
         if (status !== 202) {
-          errors++;
+          errors += batchSize;
           check();
         }
       }),
@@ -87,6 +102,15 @@ async function warrenLatency(url: string, rate: number, durationMs: number): Pro
     await producer.stop();
     file.remove();
   }
+}
+
+const WARM_UP = 'warm-';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function requestBody(index: number, batchSize: number, sentAt: number, prefix = 'k'): Buffer {
+  if (batchSize === 1) return benchJob(`${prefix}${index % 1_000}`, sentAt);
+  const jobs = Array.from({ length: batchSize }, (_, j) => benchJob(`${prefix}${(index * batchSize + j) % 1_000}`, sentAt).toString());
+  return Buffer.from(`[${jobs.join(',')}]`);
 }
 
 function postJob(agent: Agent, url: string, body: Buffer): Promise<number> {
