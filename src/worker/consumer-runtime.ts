@@ -132,6 +132,7 @@ export class ConsumerRuntime {
     const durationMs = Math.round(performance.now() - started);
     this.deps.metrics.record(this.name, outcome, durationMs / 1000, ctx.deadLetterReason);
     const level = outcome === 'dead-lettered' || outcome === 'unsettled' ? 'warn' : 'info';
+    if (!this.deps.logger.isLevelEnabled(level)) return;
     ctx.logger[level]({ outcome, durationMs, ...(ctx.deadLetterReason && { reason: ctx.deadLetterReason }) }, 'job settled');
   }
 
@@ -151,7 +152,9 @@ export class ConsumerRuntime {
     const attempt = attemptOf(headers);
     const rawKey = headers[HEADERS.orderingKey];
     const orderingKey = rawKey === undefined || rawKey === null ? undefined : String(rawKey);
-    return {
+    const base = this.deps.logger;
+    let logger: Logger | undefined;
+    const state = {
       delivery: incoming,
       jobId,
       orderingKey,
@@ -162,8 +165,13 @@ export class ConsumerRuntime {
       tx: undefined,
       duplicate: false,
       outcome: undefined,
-      logger: this.deps.logger.child({ jobId, consumer: this.name, attempt, queue: delivery.queue }),
     };
+    // The job's child logger is made on first use: most jobs of a busy
+    // worker at level warn never log, and a child costs more than the job.
+    return Object.defineProperty(state, 'logger', {
+      enumerable: true,
+      get: () => (logger ??= base.child({ jobId, consumer: this.name, attempt, queue: delivery.queue })),
+    }) as JobState;
   }
 }
 
