@@ -11,11 +11,18 @@ import { isWorkerDefinition, type WorkerDefinition } from './define.ts';
  */
 export function resolveWorkerModule(spec: string, cwd = process.cwd()): string {
   const looksLikePath = spec.includes('/') || /\.[cm]?[jt]s$/.test(spec);
-  const file = looksLikePath ? (isAbsolute(spec) ? spec : resolve(cwd, spec)) : resolve(cwd, 'workers', `${spec}.ts`);
-  if (!existsSync(file)) {
-    throw new WorkerModuleError(looksLikePath ? `worker module not found: ${spec}` : `no worker module for consumer "${spec}" (looked for workers/${spec}.ts)`);
+  if (looksLikePath) {
+    const file = isAbsolute(spec) ? spec : resolve(cwd, spec);
+    if (!existsSync(file)) throw new WorkerModuleError(`worker module not found: ${spec}`);
+    return file;
   }
-  return file;
+  // A clone has the TypeScript sources; a built image only dist/ (see Dockerfile).
+  const candidates = [`workers/${spec}.ts`, `workers/${spec}.js`, `dist/workers/${spec}.js`];
+  const found = candidates.map((candidate) => resolve(cwd, candidate)).find((file) => existsSync(file));
+  if (found === undefined) {
+    throw new WorkerModuleError(`no worker module for consumer "${spec}" (looked for ${candidates.join(', ')})`);
+  }
+  return found;
 }
 
 export async function loadWorkerModule(spec: string, cwd = process.cwd()): Promise<WorkerDefinition> {
