@@ -3,8 +3,9 @@ import { ManagementClient } from '../../src/broker/management.ts';
 import { redactUrl } from '../../src/broker/urls.ts';
 
 /**
- * Finds the broker for the whole run, once: `AMQP_URL` when set, else a
- * testcontainers RabbitMQ when a Docker engine answers, else the run fails
+ * Finds the broker for the whole run, once: `AMQP_URL` when set, else the
+ * local default address when a broker answers there, else a testcontainers
+ * RabbitMQ when a Docker engine answers, else the run fails
  * with a message saying how to get one. A test never passes because no
  * broker was found.
  */
