@@ -8,7 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'amqplib';
+import { connect, type Options } from 'amqplib';
+import { jobHeaders } from '../src/message/headers.ts';
 import autocannon from 'autocannon';
 import { encodeVhost, ManagementClient } from '../src/broker/management.ts';
 import { parseAmqpUrls, withVhost } from '../src/broker/urls.ts';
@@ -46,6 +47,10 @@ export async function runHttpEnqueueBench(options: HttpBenchOptions = {}): Promi
     await declarePlanAt(url, benchPlan());
     const raw = await rawConfirmedPublish(url, duration);
     await purge(url);
+    // The same publishes carrying warren's message conventions: what the
+    // broker itself pays for the headers, properties and mandatory flag.
+    const rawConventions = await rawConfirmedPublish(url, duration, withConventions);
+    await purge(url);
     const bare = await withServer('bare', url, (base) => load(base, JSON.stringify(benchPayload(1)), duration, connections));
     await purge(url);
     const single = await withServer('warren', url, (base) => load(base, JSON.stringify(benchPayload(1)), duration, connections));
@@ -54,6 +59,7 @@ export async function runHttpEnqueueBench(options: HttpBenchOptions = {}): Promi
     const batch = await withServer('warren', url, (base) => load(`${base}/batch`, batchBody, duration, connections));
     return [
       { name: 'raw amqplib confirmed publish (pipelined)', requestsPerSecond: null, jobsPerSecond: raw, p50Ms: null, p99Ms: null, ratio: null, versus: null, errors: 0 },
+      { name: 'conventions: raw amqplib confirmed publish with warren headers/properties', requestsPerSecond: null, jobsPerSecond: rawConventions, p50Ms: null, p99Ms: null, ratio: null, versus: null, errors: 0 },
       { name: 'bare express + JSON.parse + confirm', ...bare, jobsPerSecond: bare.requestsPerSecond, ratio: null, versus: null },
       { name: 'warren POST /v1/jobs/{type}', ...single, jobsPerSecond: single.requestsPerSecond, ratio: single.requestsPerSecond / bare.requestsPerSecond, versus: 'bare req/s' },
       { name: `warren POST /v1/jobs/{type}/batch (${batchSize})`, ...batch, jobsPerSecond: batch.requestsPerSecond * batchSize, ratio: (batch.requestsPerSecond * batchSize) / raw, versus: 'raw msg/s' },
@@ -63,8 +69,24 @@ export async function runHttpEnqueueBench(options: HttpBenchOptions = {}): Promi
   }
 }
 
+/** The properties and headers warren puts on every job (DESIGN.md's conventions). */
+let conventionSeq = 0;
+function withConventions(): Options.Publish {
+  return {
+    persistent: true,
+    mandatory: true,
+    contentType: 'application/json',
+    messageId: `raw-${conventionSeq++}`,
+    type: 'bench.job',
+    timestamp: Math.floor(Date.now() / 1000),
+    headers: jobHeaders({ exchange: BENCH_EXCHANGE, routingKey: BENCH_ROUTING_KEY, orderingKey: 'order-1', now: new Date() }),
+  };
+}
+
+const plainPersistent = (): Options.Publish => ({ persistent: true });
+
 /** Messages/s of ~512 B persistent publishes with a window of 1,000 unconfirmed. */
-async function rawConfirmedPublish(url: string, durationSeconds: number): Promise<number> {
+async function rawConfirmedPublish(url: string, durationSeconds: number, properties = plainPersistent): Promise<number> {
   const connection = await connect(url);
   const channel = await connection.createConfirmChannel();
   const content = Buffer.from(JSON.stringify(benchPayload(1)));
@@ -74,7 +96,7 @@ async function rawConfirmedPublish(url: string, durationSeconds: number): Promis
   const lane = async () => {
     while (Date.now() < deadline) {
       await new Promise<void>((resolve, reject) =>
-        channel.publish(BENCH_EXCHANGE, BENCH_ROUTING_KEY, content, { persistent: true }, (error) => (error ? reject(error) : resolve())),
+        channel.publish(BENCH_EXCHANGE, BENCH_ROUTING_KEY, content, properties(), (error) => (error ? reject(error) : resolve())),
       );
       confirmed++;
     }

@@ -23,6 +23,7 @@ export function httpRows(rows: readonly HttpRow[]): BenchRow[] {
     return row;
   };
   const raw = find('raw amqplib');
+  const conventions = find('conventions:');
   const bare = find('bare express');
   const single = find('warren POST /v1/jobs/{type}');
   const batch = rows.find((r) => r.name.includes('/batch'));
@@ -40,6 +41,15 @@ export function httpRows(rows: readonly HttpRow[]): BenchRow[] {
       ratio: batch.jobsPerSecond / raw.jobsPerSecond,
       target: HTTP_BATCH_TARGET,
       note: `${Math.round(batch.requestsPerSecond ?? 0)} req/s, ${detail(batch)}`,
+    },
+    {
+      group: 'http',
+      name: 'enqueue batch vs raw with warren headers',
+      unit: 'jobs/s',
+      warren: batch.jobsPerSecond,
+      raw: conventions.jobsPerSecond,
+      ratio: batch.jobsPerSecond / conventions.jobsPerSecond,
+      note: 'raw publishes carry the same properties, headers and mandatory flag',
     },
   ];
   return out;
