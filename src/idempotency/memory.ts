@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClaimResult, IdempotencyStore } from './store.ts';
+import { requireInteger } from '../options.ts';
 
 /**
  * The default store: everything lives in this process. Two deliveries of one
@@ -27,9 +28,7 @@ export const MEMORY_STORE_DEFAULTS: ResolvedMemoryStoreOptions = {
 
 export function resolveMemoryStoreOptions(options: MemoryStoreOptions = {}): ResolvedMemoryStoreOptions {
   const resolved = { ...MEMORY_STORE_DEFAULTS, ...stripUndefined(options) };
-  if (!Number.isInteger(resolved.maxEntries) || resolved.maxEntries < 1) {
-    throw new RangeError(`maxEntries must be a positive integer, got ${resolved.maxEntries}`);
-  }
+  requireInteger('maxEntries', resolved.maxEntries, 1);
   if (!Number.isFinite(resolved.doneTtlMs) || resolved.doneTtlMs <= 0) {
     throw new RangeError(`doneTtlMs must be a positive number of milliseconds, got ${resolved.doneTtlMs}`);
   }

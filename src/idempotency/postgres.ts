@@ -5,6 +5,7 @@ import { ClaimLostError, IdempotencyStoreError } from './errors.ts';
 import { assertLease } from './memory.ts';
 import { DEFAULT_TABLE, idempotencySql, type IdempotencySql } from './postgres-sql.ts';
 import type { ClaimResult, IdempotencyStore, IdempotencyTransaction } from './store.ts';
+import { requireInteger } from '../options.ts';
 
 /**
  * Effect-once through PostgreSQL. A claim is an open transaction that has
@@ -46,12 +47,8 @@ export function resolvePostgresStoreOptions(options: PostgresStoreOptions): Reso
     poolSize: options.poolSize ?? POSTGRES_STORE_DEFAULTS.poolSize,
     logger: options.logger,
   };
-  if (!Number.isInteger(resolved.lockTimeoutMs) || resolved.lockTimeoutMs < 1) {
-    throw new RangeError(`lockTimeoutMs must be a positive integer, got ${resolved.lockTimeoutMs}`);
-  }
-  if (!Number.isInteger(resolved.poolSize) || resolved.poolSize < 1) {
-    throw new RangeError(`poolSize must be a positive integer, got ${resolved.poolSize}`);
-  }
+  requireInteger('lockTimeoutMs', resolved.lockTimeoutMs, 1);
+  requireInteger('poolSize', resolved.poolSize, 1);
   return resolved;
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import { IdempotencyStoreError } from './errors.ts';
 import { assertLease } from './memory.ts';
 import type { ClaimResult, IdempotencyStore } from './store.ts';
+import { requireInteger } from '../options.ts';
 
 /**
  * Shared between processes through Redis. A claim is a lock key set with
@@ -44,12 +45,8 @@ export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRe
     doneTtlMs: options.doneTtlMs ?? REDIS_STORE_DEFAULTS.doneTtlMs,
     logger: options.logger,
   };
-  if (!Number.isInteger(resolved.leaseMs) || resolved.leaseMs < 0) {
-    throw new RangeError(`leaseMs must be a non-negative integer, got ${resolved.leaseMs}`);
-  }
-  if (!Number.isInteger(resolved.doneTtlMs) || resolved.doneTtlMs <= 0) {
-    throw new RangeError(`doneTtlMs must be a positive integer, got ${resolved.doneTtlMs}`);
-  }
+  requireInteger('leaseMs', resolved.leaseMs, 0);
+  requireInteger('doneTtlMs', resolved.doneTtlMs, 1);
   return resolved;
 }
 

@@ -1,6 +1,7 @@
 import { NonRetryableError } from '../errors.ts';
 import type { ConsumerPlan } from '../topology/plan.ts';
 import type { WorkerDefinition } from './define.ts';
+import { requireInteger } from '../options.ts';
 
 /** Process-wide options of a `Worker` (all optional; see DEFAULTS). */
 export interface WorkerOptions {
@@ -72,10 +73,4 @@ export function resolveConsumerSettings(definition: WorkerDefinition, plan: Cons
     throw new RangeError(`${definition.consumer}: leaseMs (${settings.leaseMs}) must be at least timeoutMs (${settings.timeoutMs})`);
   }
   return settings;
-}
-
-function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-  }
 }

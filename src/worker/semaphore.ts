@@ -1,10 +1,12 @@
+import { requireInteger } from '../options.ts';
+
 /** At most `limit` tasks at once; waiters start in FIFO order. */
 export class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`semaphore limit must be a positive integer, got ${limit}`);
+    requireInteger('semaphore limit', limit, 1);
   }
 
   get inUse(): number {

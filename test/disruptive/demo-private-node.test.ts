@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/up/worker-process.ts';
+import { portIsOpen } from '../support/net.ts';
 
 /**
  * The private-node path of `npm run demo`: nothing answers at AMQP_URL and
@@ -10,17 +10,6 @@ import { freePort } from '../../src/up/worker-process.ts';
  * the demo runs on it, passes its checks, and the node is gone afterwards.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('warren demo without a broker at AMQP_URL', () => {
   it('starts a private RabbitMQ node, runs the demo on it, and stops the node', async () => {

@@ -1,26 +1,14 @@
 import { connect } from 'amqplib';
 import { execFile } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findBroker, probeBroker, type FoundBroker } from '../../src/broker/find-broker.ts';
 import { ManagementClient } from '../../src/broker/management.ts';
 import { freePorts } from '../../src/broker/private-node.ts';
 import { BrokerUnavailableError } from '../../src/errors.ts';
+import { portIsOpen } from '../support/net.ts';
 
 const run = promisify(execFile);
-
-/** True while something accepts TCP connections on the port. */
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** The OS pid of a node's Erlang VM, asked from the node itself. */
 async function osPidOf(nodeName: string): Promise<number> {
