@@ -1,6 +1,7 @@
 import type { TopologyPlan } from '../topology/plan.ts';
 import { DlqBroker } from './broker.ts';
-import { assertDeadLetterQueue, urlsForPlan } from './target.ts';
+import { urlsForVhost } from '../broker/vhost.ts';
+import { assertDeadLetterQueue } from './target.ts';
 
 /** Where DLQ commands run: the broker URLs and, when known, the topology whose DLQs they may touch. */
 export interface DlqContext {
@@ -15,7 +16,7 @@ export interface DlqContext {
  */
 export async function withDeadLetterQueue<T>(context: DlqContext, queue: string, run: (broker: DlqBroker) => Promise<T>): Promise<T> {
   assertDeadLetterQueue(queue, context.plan);
-  const broker = await DlqBroker.open(urlsForPlan(context.amqpUrls, context.plan));
+  const broker = await DlqBroker.open(urlsForVhost(context.plan, context.amqpUrls));
   try {
     return await run(broker);
   } finally {

@@ -1,6 +1,5 @@
 import { derivedNames } from '../topology/names.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
-import { withVhost } from '../broker/urls.ts';
 import { DlqInputError, DlqQueueError } from './errors.ts';
 
 /**
@@ -38,10 +37,6 @@ export function assertDeadLetterQueue(queue: string, plan: TopologyPlan | undefi
   }
 }
 
-/** The AMQP URLs for the plan's vhost, when the topology names one. */
-export function urlsForPlan(urls: string[], plan: TopologyPlan | undefined): string[] {
-  return plan?.vhost === undefined ? urls : urls.map((url) => withVhost(url, plan.vhost as string));
-}
 
 /** `200`, `200/s`, `12000/m` → messages per second; `undefined` means no limit. */
 export function parseRate(text: string | number | undefined): number | undefined {

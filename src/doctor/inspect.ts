@@ -1,8 +1,9 @@
 import { tryAmqpConnect } from '../broker/find-broker.ts';
 import { encodeVhost, ManagementClient } from '../broker/management.ts';
-import { redactUrl, vhostOf } from '../broker/urls.ts';
+import { redactUrl } from '../broker/urls.ts';
 import { BrokerUnavailableError } from '../errors.ts';
-import { planTopology, targetVhost } from '../topology/apply.ts';
+import { planTopology } from '../topology/apply.ts';
+import { targetVhost } from '../broker/vhost.ts';
 import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { readConsumerTimeout } from './consumer-timeout.ts';
@@ -56,7 +57,7 @@ export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> 
   if (!amqp.ok) throw new BrokerUnavailableError(`no RabbitMQ answers at ${redactUrl(amqpUrl)} (${amqp.reason})`);
 
   const plan = target.topologyFile ? (await loadTopology(target.topologyFile)).plan : undefined;
-  const vhost = plan ? targetVhost(plan, target.amqpUrls) : vhostOf(amqpUrl);
+  const vhost = targetVhost(plan, target.amqpUrls);
   const overview = (await management.get<RawOverview>('/overview')) ?? {};
   const [nodes, queues, drift] = await Promise.all([
     readNodes(management, target.nodeStatsWaitMs ?? 12_000),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { BrokerConnection } from '../broker/connection.ts';
 import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { ManagementClient } from '../broker/management.ts';
-import { vhostOf } from '../broker/urls.ts';
+import { targetVhost, urlsForVhost } from '../broker/vhost.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { loadTopology } from '../topology/load.ts';
@@ -39,7 +39,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   const plan = input.plan ?? (await loadTopology(input.topologyFile)).plan;
   const config = loadConfig();
   const logger = input.logger ?? createLogger('warren-producer');
-  const amqpUrls = input.amqpUrls ?? config.amqpUrls;
+  const amqpUrls = urlsForVhost(plan, input.amqpUrls ?? config.amqpUrls);
   const managementUrl = input.managementUrl ?? config.managementUrl;
   const tokens = parseApiTokens('apiTokens' in input ? input.apiTokens : config.apiTokens);
   if (tokens.length === 0) {
@@ -58,7 +58,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     metrics: createMetrics(connection, publisher),
     logger,
     tokens,
-    vhost: plan.vhost ?? vhostOf(amqpUrls[0] ?? ''),
+    vhost: targetVhost(plan, amqpUrls),
     amqpUrls,
     managementUrl,
     bodyLimit: input.bodyLimit ?? config.bodyLimit ?? PRODUCER_DEFAULTS.bodyLimit,

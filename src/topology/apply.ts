@@ -1,5 +1,6 @@
 import { encodeVhost, ManagementClient } from '../broker/management.ts';
-import { redactText, redactUrl, vhostOf, withVhost } from '../broker/urls.ts';
+import { redactText, redactUrl, withVhost } from '../broker/urls.ts';
+import { targetVhost } from '../broker/vhost.ts';
 import { BrokerUnavailableError, ConflictError } from '../errors.ts';
 import { declarePlanAt } from './declare.ts';
 import { diffTopology, hasConflicts, type Change } from './diff.ts';
@@ -56,10 +57,7 @@ export class PlanConflictError extends ConflictError {
   }
 }
 
-/** The vhost a plan goes to: the file's, else the one in the (first) AMQP URL. */
-export function targetVhost(plan: TopologyPlan, amqpUrls: string[]): string {
-  return plan.vhost ?? vhostOf(amqpUrls[0] ?? 'amqp://localhost');
-}
+export { targetVhost } from '../broker/vhost.ts';
 
 export async function planTopology(plan: TopologyPlan, target: BrokerTarget): Promise<PlanReport> {
   const vhost = targetVhost(plan, target.amqpUrls);

@@ -1,5 +1,4 @@
 /** The worker runtime's public API. */
-import { withVhost } from '../broker/urls.ts';
 import { loadConfig } from '../config.ts';
 import { loadTopology } from '../topology/load.ts';
 import { loadWorkerModule } from './load.ts';
@@ -21,9 +20,7 @@ export async function runWorkers(input: { topology: string; workers: readonly st
   const loaded = await loadTopology(topology);
   const definitions = await Promise.all(workers.map((spec) => loadWorkerModule(spec, cwd)));
   const urls = init.urls ?? loadConfig().amqpUrls;
-  // A topology file that names a vhost wins over the one in AMQP_URL.
-  const vhost = loaded.plan.vhost;
-  const worker = new Worker(definitions, loaded.plan, { ...init, urls: vhost === undefined ? urls : urls.map((url) => withVhost(url, vhost)) });
+  const worker = new Worker(definitions, loaded.plan, { ...init, urls });
   await worker.start();
   return worker;
 }

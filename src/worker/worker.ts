@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { BrokerConnection } from '../broker/connection.ts';
 import { parseAmqpUrls } from '../broker/urls.ts';
+import { urlsForVhost } from '../broker/vhost.ts';
 import { BrokerUnavailableError } from '../errors.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
@@ -55,7 +56,8 @@ export class Worker {
     init: WorkerInit = {},
   ) {
     if (definitions.length === 0) throw new RangeError('worker: no worker definitions given');
-    this.options = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}` });
+    const resolved = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}` });
+    this.options = { ...resolved, urls: urlsForVhost(plan, resolved.urls) };
     this.logger = init.logger ?? createLogger('warren-worker');
     this.metrics = new WorkerMetrics({ defaultMetrics: init.defaultMetrics ?? this.options.metricsPort > 0 });
     for (const definition of definitions) resolveConsumerSettings(definition, this.consumerPlan(definition));
