@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { redactText } from './broker/urls.ts';
+import { registerDevCommands } from './cli/dev.ts';
 import { registerDlqCommands } from './cli/dlq.ts';
 import { registerDoctorCommand } from './cli/doctor.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
@@ -21,6 +22,7 @@ registerWorkerCommand(program);
 registerDlqCommands(program);
 registerUpCommands(program);
 registerDoctorCommand(program);
+registerDevCommands(program);
 
 try {
   await program.parseAsync(process.argv);

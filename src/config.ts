@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls } from './broker/urls.ts';
+import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, parseManagementUrls } from './broker/urls.ts';
 
 /**
  * Configuration from the environment, validated once. Defaults work on a
@@ -7,7 +7,11 @@ import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls } from './broke
  */
 const Env = z.object({
   AMQP_URL: z.string().default(DEFAULT_AMQP_URL),
-  RABBITMQ_MANAGEMENT_URL: z.string().url().default(DEFAULT_MANAGEMENT_URL),
+  // One URL, or one per node of a cluster, comma separated.
+  RABBITMQ_MANAGEMENT_URL: z
+    .string()
+    .default(DEFAULT_MANAGEMENT_URL)
+    .refine((value) => parseManagementUrls(value).every((url) => URL.canParse(url)), 'not a URL or a comma-separated list of URLs'),
   REDIS_URL: z.string().optional(),
   DATABASE_URL: z.string().optional(),
   WARREN_API_TOKENS: z.string().optional(),
@@ -18,7 +22,10 @@ const Env = z.object({
 
 export interface WarrenConfig {
   amqpUrls: string[];
+  /** `RABBITMQ_MANAGEMENT_URL` as given: one URL or a comma-separated list (ManagementClient takes either). */
   managementUrl: string;
+  /** The same, one URL per node. */
+  managementUrls: string[];
   redisUrl: string | undefined;
   databaseUrl: string | undefined;
   apiTokens: string | undefined;
@@ -37,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WarrenConfig {
   return {
     amqpUrls: parseAmqpUrls(e.AMQP_URL),
     managementUrl: e.RABBITMQ_MANAGEMENT_URL,
+    managementUrls: parseManagementUrls(e.RABBITMQ_MANAGEMENT_URL),
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
     apiTokens: e.WARREN_API_TOKENS,

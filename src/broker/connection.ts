@@ -1,10 +1,23 @@
 import amqp, { type AmqpConnectionManager } from 'amqp-connection-manager';
 import { EventEmitter } from 'node:events';
-import { redactText, redactUrl } from './urls.ts';
+import { redactText, redactUrl, rotateUrls } from './urls.ts';
+
+/**
+ * Where the next connection of this process starts in its URL list: random
+ * for the first one (so processes started together do not all pick the same
+ * node), then one further for each (so one process's connections spread too).
+ */
+let nextStart = Math.floor(Math.random() * 1_000_000);
 
 export interface BrokerConnectionOptions {
-  /** One URL, or several nodes of a cluster (tried in turn). */
+  /**
+   * One URL, or several nodes of a cluster. The connection starts at a node
+   * of its own (see `firstUrl`), and after a loss reconnects to the next one
+   * in the list, round-robin.
+   */
   urls: string[];
+  /** Index of the URL to try first. @defaultValue a different node for each connection, starting at random */
+  firstUrl?: number;
   /** Shown in the management UI's connection list. @defaultValue 'warren' */
   name?: string;
   /** @defaultValue 10 */
@@ -42,7 +55,7 @@ export class BrokerConnection extends EventEmitter {
 
   constructor(options: BrokerConnectionOptions) {
     super();
-    this.manager = amqp.connect(options.urls, {
+    this.manager = amqp.connect(rotateUrls(options.urls, options.firstUrl ?? nextStart++), {
       heartbeatIntervalInSeconds: options.heartbeatSeconds ?? 10,
       reconnectTimeInSeconds: options.reconnectSeconds ?? 1,
       connectionOptions: { noDelay: options.noDelay ?? true, clientProperties: { connection_name: options.name ?? 'warren' } },

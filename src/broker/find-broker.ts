@@ -17,8 +17,10 @@ import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, redactText, re
 export type BrokerSource = 'env' | 'local' | 'docker' | 'private-node';
 
 export interface FoundBroker {
-  /** First node of the cluster list when `AMQP_URL` names several. */
+  /** The node that answered (the first that did, when `AMQP_URL` names several). */
   amqpUrl: string;
+  /** Every node: `AMQP_URL`'s list for a broker we found, else the one we started. */
+  amqpUrls: string[];
   managementUrl: string;
   source: BrokerSource;
   /** Stops what we started (docker service, private node); a no-op for a broker we found. Safe to call twice. */
@@ -54,11 +56,14 @@ export async function findBroker(options: FindBrokerOptions = {}): Promise<Found
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
   const fromEnv = env.AMQP_URL !== undefined && env.AMQP_URL.trim() !== '';
-  const amqpUrl = parseAmqpUrls(env.AMQP_URL)[0] ?? DEFAULT_AMQP_URL;
+  const amqpUrls = parseAmqpUrls(env.AMQP_URL);
   const managementUrl = managementUrlFor(env);
-  const probe = await probeBroker(amqpUrl, managementUrl);
-  if (probe.status === 'ok') {
-    return { amqpUrl, managementUrl, source: fromEnv ? 'env' : 'local', stop: async () => {} };
+  // A cluster is usable while any one of its nodes answers.
+  let probe: BrokerProbe = { status: 'absent', reason: 'no AMQP_URL' };
+  for (const amqpUrl of amqpUrls) {
+    probe = await probeBroker(amqpUrl, managementUrl);
+    if (probe.status === 'ok') return { amqpUrl, amqpUrls, managementUrl, source: fromEnv ? 'env' : 'local', stop: async () => {} };
+    if (probe.status === 'incomplete') break;
   }
   if (probe.status === 'incomplete') throw new BrokerUnavailableError(probe.reason);
   if (!fallbackAllowed(env, options.fallback)) {
@@ -68,19 +73,27 @@ export async function findBroker(options: FindBrokerOptions = {}): Promise<Found
   return startFallbackBroker(options.composeFile ?? findComposeFile(), log, probe.reason);
 }
 
-/** `RABBITMQ_MANAGEMENT_URL`; else the AMQP host and credentials on port 15672; else the default. */
+/**
+ * `RABBITMQ_MANAGEMENT_URL` (one URL or a comma-separated list); else, for
+ * each node of `AMQP_URL`, its host and credentials on port 15672 (comma
+ * separated when several); else the default.
+ */
 export function managementUrlFor(env: NodeJS.ProcessEnv): string {
   if (env.RABBITMQ_MANAGEMENT_URL) return env.RABBITMQ_MANAGEMENT_URL;
-  const first = env.AMQP_URL ? parseAmqpUrls(env.AMQP_URL)[0] : undefined;
-  if (!first) return DEFAULT_MANAGEMENT_URL;
+  if (!env.AMQP_URL) return DEFAULT_MANAGEMENT_URL;
+  const derived = parseAmqpUrls(env.AMQP_URL).map(managementUrlOfNode);
+  return derived.every((url) => url !== undefined) ? [...new Set(derived)].join(',') : DEFAULT_MANAGEMENT_URL;
+}
+
+function managementUrlOfNode(amqpUrl: string): string | undefined {
   try {
-    const amqp = new URL(first);
+    const amqp = new URL(amqpUrl);
     const management = new URL(`http://${amqp.hostname.includes(':') ? `[${amqp.hostname}]` : amqp.hostname}:15672`);
     management.username = amqp.username || 'guest';
     management.password = amqp.password || 'guest';
     return management.toString().replace(/\/$/, '');
   } catch {
-    return DEFAULT_MANAGEMENT_URL;
+    return undefined;
   }
 }
 
@@ -150,12 +163,12 @@ async function startFallbackBroker(
   if (composeFile && (await isDockerEngineReachable())) {
     log('a Docker engine answers: starting the rabbitmq service of docker-compose.yml');
     const service = await startComposeService(composeFile, 'rabbitmq');
-    return { amqpUrl: DEFAULT_AMQP_URL, managementUrl: DEFAULT_MANAGEMENT_URL, source: 'docker', stop: () => service.stop() };
+    return { amqpUrl: DEFAULT_AMQP_URL, amqpUrls: [DEFAULT_AMQP_URL], managementUrl: DEFAULT_MANAGEMENT_URL, source: 'docker', stop: () => service.stop() };
   }
   if (await canStartPrivateNode()) {
     log('starting a private RabbitMQ node (about 10 s)');
     const node = await startPrivateNode();
-    return { amqpUrl: node.amqpUrl, managementUrl: node.managementUrl, source: 'private-node', stop: stopOnExit(node) };
+    return { amqpUrl: node.amqpUrl, amqpUrls: [node.amqpUrl], managementUrl: node.managementUrl, source: 'private-node', stop: stopOnExit(node) };
   }
   throw new BrokerUnavailableError(`${why}\n${HOW_TO_GET_A_BROKER}`);
 }

@@ -1,25 +1,32 @@
 import { BrokerUnavailableError, WarrenError } from '../errors.ts';
-import { DEFAULT_MANAGEMENT_URL, redactUrl } from './urls.ts';
+import { DEFAULT_MANAGEMENT_URL, parseManagementUrls, redactUrl } from './urls.ts';
+
+interface Endpoint {
+  base: string;
+  authorization: string;
+  displayUrl: string;
+}
 
 /**
  * A small client for the RabbitMQ management HTTP API: what the broker has
  * (plan, doctor, queue lag) and vhost administration (tests). Credentials
  * come from the URL and never appear in errors.
+ *
+ * On a cluster it takes every node's URL (an array, or one comma-separated
+ * string as in `RABBITMQ_MANAGEMENT_URL`) and tries them in turn: any node
+ * answers for the whole cluster, so losing one node loses nothing. It sticks
+ * to the last node that answered.
  */
 export class ManagementClient {
-  private readonly base: string;
-  private readonly authorization: string;
+  private readonly endpoints: Endpoint[];
+  private current = 0;
+  /** The URLs, passwords redacted (comma-separated when several). */
   readonly displayUrl: string;
 
-  constructor(url: string = process.env.RABBITMQ_MANAGEMENT_URL ?? DEFAULT_MANAGEMENT_URL) {
-    const parsed = new URL(url);
-    const user = decodeURIComponent(parsed.username || 'guest');
-    const password = decodeURIComponent(parsed.password || 'guest');
-    this.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-    parsed.username = '';
-    parsed.password = '';
-    this.base = parsed.toString().replace(/\/$/, '');
-    this.displayUrl = redactUrl(url);
+  constructor(urls: string | readonly string[] = process.env.RABBITMQ_MANAGEMENT_URL ?? DEFAULT_MANAGEMENT_URL) {
+    const list = typeof urls === 'string' ? parseManagementUrls(urls) : urls.length > 0 ? [...urls] : [DEFAULT_MANAGEMENT_URL];
+    this.endpoints = list.map(endpointOf);
+    this.displayUrl = this.endpoints.map((e) => e.displayUrl).join(',');
   }
 
   /** GET a path under /api; `undefined` when the object does not exist (404). */
@@ -56,20 +63,44 @@ export class ManagementClient {
     }
   }
 
+  /**
+   * Sends to the node that answered last, then to the others in turn. A node
+   * that does not answer, or answers 5xx (a node shutting down, a partition),
+   * passes the request on — except a POST that may have reached it (`get`
+   * and `publish` are not idempotent): that one moves on only when the
+   * connection was refused, i.e. nothing was sent.
+   */
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
-    try {
-      return await fetch(`${this.base}/api${path}`, {
-        method,
-        headers: {
-          authorization: this.authorization,
-          ...(body !== undefined && { 'content-type': 'application/json' }),
-        },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (error) {
-      throw new BrokerUnavailableError(`management API at ${this.displayUrl} is unreachable`, { cause: error });
+    let failure: unknown;
+    for (let tried = 0; tried < this.endpoints.length; tried++) {
+      const index = (this.current + tried) % this.endpoints.length;
+      const endpoint = this.endpoints[index] as Endpoint;
+      const last = tried === this.endpoints.length - 1;
+      let response: Response;
+      try {
+        response = await fetch(`${endpoint.base}/api${path}`, {
+          method,
+          headers: {
+            authorization: endpoint.authorization,
+            ...(body !== undefined && { 'content-type': 'application/json' }),
+          },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (error) {
+        failure = error;
+        if (method === 'POST' && !nothingWasSent(error)) break;
+        continue;
+      }
+      if (response.status >= 500 && !last && method !== 'POST') {
+        await response.body?.cancel().catch(() => undefined);
+        continue;
+      }
+      this.current = index;
+      return response;
     }
+    const where = this.endpoints.length === 1 ? `at ${this.displayUrl}` : `at none of ${this.displayUrl}`;
+    throw new BrokerUnavailableError(`management API ${where} is unreachable`, { cause: failure });
   }
 
   private async check(response: Response, method: string, path: string): Promise<void> {
@@ -80,6 +111,25 @@ export class ManagementClient {
       `management API ${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`,
     );
   }
+}
+
+function endpointOf(url: string): Endpoint {
+  const parsed = new URL(url);
+  const user = decodeURIComponent(parsed.username || 'guest');
+  const password = decodeURIComponent(parsed.password || 'guest');
+  parsed.username = '';
+  parsed.password = '';
+  return {
+    base: parsed.toString().replace(/\/$/, ''),
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+    displayUrl: redactUrl(url),
+  };
+}
+
+/** True when fetch failed before the request could reach the server (refused, no route, unknown host). */
+function nothingWasSent(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND';
 }
 
 /** `/` → `%2F`: vhost names go in API paths percent-encoded. */

@@ -8,11 +8,32 @@ export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_MANAGEMENT_URL = 'http://guest:guest@127.0.0.1:15672';
 
 export function parseAmqpUrls(value: string | undefined): string[] {
-  const urls = (value ?? DEFAULT_AMQP_URL)
+  return splitList(value, DEFAULT_AMQP_URL);
+}
+
+/** `RABBITMQ_MANAGEMENT_URL`: one node's management URL, or every node's, comma separated (tried in turn). */
+export function parseManagementUrls(value: string | undefined): string[] {
+  return splitList(value, DEFAULT_MANAGEMENT_URL);
+}
+
+function splitList(value: string | undefined, fallback: string): string[] {
+  const urls = (value ?? fallback)
     .split(',')
     .map((url) => url.trim())
     .filter((url) => url.length > 0);
-  return urls.length > 0 ? urls : [DEFAULT_AMQP_URL];
+  return urls.length > 0 ? urls : [fallback];
+}
+
+/**
+ * The same list starting at `start` (modulo its length) and wrapping round:
+ * the order in which a connection tries a cluster's nodes. Every connection
+ * starting at the first URL would put every client of the cluster on one
+ * node; starting each one elsewhere spreads them.
+ */
+export function rotateUrls<T>(urls: readonly T[], start: number): T[] {
+  if (urls.length === 0) return [];
+  const offset = ((start % urls.length) + urls.length) % urls.length;
+  return [...urls.slice(offset), ...urls.slice(0, offset)];
 }
 
 /** `amqp://user:secret@host/vh` → `amqp://user:***@host/vh`; non-URLs are returned masked. */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { managementUrlFor } from '../broker/find-broker.ts';
 import { parseAmqpUrls, redactUrl } from '../broker/urls.ts';
 import { runChecks } from '../doctor/checks.ts';
-import { inspectBroker } from '../doctor/inspect.ts';
+import { inspect } from '../doctor/inspect.ts';
 import { buildReport, formatReport } from '../doctor/report.ts';
 import { longestWorkerTimeout } from '../doctor/worker-timeout.ts';
 import { WorkerModuleError } from '../worker/load.ts';
@@ -28,7 +28,9 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('check the broker at AMQP_URL: versions, plugins, alarms, quorum dead-lettering, consumer_timeout, topology drift')
+    .description(
+      'check the broker at AMQP_URL (any node of a cluster): versions, plugins, alarms, cluster nodes, partitions, quorum members, queue leaders, classic queues on a cluster, quorum dead-lettering, consumer_timeout, topology drift',
+    )
     .option('--topology <file>', 'also diff this topology file against the broker (its vhost is the one checked)')
     .option('--worker-timeout <duration>', 'a worker timeoutMs to compare with consumer_timeout (repeatable; the longest counts)', collect, [])
     .option('--worker <module>', 'read timeoutMs from a worker module or consumer name (repeatable)', collect, [])
@@ -39,13 +41,13 @@ export function registerDoctorCommand(program: Command): void {
         throw error;
       });
       const amqpUrls = parseAmqpUrls(process.env.AMQP_URL);
-      const facts = await inspectBroker({
+      const { facts, amqpUrl } = await inspect({
         amqpUrls,
         managementUrl: managementUrlFor(process.env),
         ...(flags.topology !== undefined && { topologyFile: flags.topology }),
         workerTimeout,
       });
-      const report = buildReport(facts, runChecks(facts), redactUrl(amqpUrls[0] ?? ''));
+      const report = buildReport(facts, runChecks(facts), redactUrl(amqpUrl));
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
       if (!report.ok) throw new CliExit(DOCTOR_PROBLEMS_EXIT);
     });

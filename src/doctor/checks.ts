@@ -28,6 +28,11 @@ export function runChecks(facts: BrokerFacts): Finding[] {
     ...facts.nodes.flatMap(checkNodeRunning),
     ...facts.nodes.flatMap(checkPlugins),
     ...facts.nodes.flatMap(checkAlarms),
+    ...checkCluster(facts.nodes),
+    ...checkPartitions(facts.nodes),
+    ...checkQuorumMembers(facts.queues, facts.nodes.length),
+    ...checkLeaderSpread(facts.queues, facts.nodes),
+    ...checkClassicOnCluster(facts.queues, facts.nodes),
     ...checkQuorumDeadLetter(facts.queues, facts.rabbitmqVersion),
     ...checkConsumerTimeout(facts),
     ...checkDrift(facts.drift),
@@ -80,6 +85,120 @@ export function checkAlarms(node: NodeFacts): Finding[] {
       message: `node ${node.name} has a ${raised.join(' and ')} alarm: publishers are blocked (the producer answers 503) until it clears`,
     },
   ];
+}
+
+/** A quorum queue with fewer members than this cannot lose a node and keep a majority. */
+export const SAFE_QUORUM_MEMBERS = 3;
+
+export function checkCluster(nodes: readonly NodeFacts[]): Finding[] {
+  if (nodes.length <= 1) return [];
+  const running = nodes.filter((n) => n.running).length;
+  return [
+    {
+      severity: 'info',
+      check: 'cluster',
+      message: `cluster of ${nodes.length} nodes, ${running} running: ${nodes.map((n) => `${n.name}${n.running ? '' : ' (down)'}`).join(', ')}`,
+    },
+  ];
+}
+
+export function checkPartitions(nodes: readonly NodeFacts[]): Finding[] {
+  return nodes
+    .filter((node) => node.partitions.length > 0)
+    .map((node) => ({
+      severity: 'problem' as const,
+      check: 'partitions',
+      message:
+        `node ${node.name} is partitioned from ${node.partitions.join(', ')}: each side may go on alone, and what one side confirms the other may not have; ` +
+        'restore the network, then restart the nodes of the side to drop (see RabbitMQ "Clustering and Network Partitions")',
+    }));
+}
+
+/**
+ * On a cluster of 3+ nodes, a quorum queue should have 3+ members: with 2 it
+ * stops when either node goes (no majority), with 1 it is a classic queue
+ * in all but name. Fewer members online than a majority is a queue that
+ * cannot take or give a message right now.
+ */
+export function checkQuorumMembers(queues: readonly QueueFacts[], nodeCount: number): Finding[] {
+  const findings: Finding[] = [];
+  for (const queue of queues.filter((q) => q.type === 'quorum' && q.members !== undefined)) {
+    const members = queue.members ?? [];
+    const online = queue.online ?? members;
+    if (members.length > 0 && online.length <= members.length / 2) {
+      findings.push({
+        severity: 'problem',
+        check: 'quorum-members',
+        message: `quorum queue ${queue.name} has ${online.length} of its ${members.length} members online, not a majority: it has no leader, so publishes to it are not confirmed and its consumers get nothing`,
+      });
+    }
+    if (nodeCount >= SAFE_QUORUM_MEMBERS && members.length < SAFE_QUORUM_MEMBERS) {
+      findings.push({
+        severity: 'warning',
+        check: 'quorum-members',
+        message:
+          `quorum queue ${queue.name} has ${members.length} member(s) (${members.join(', ') || 'none'}) on a cluster of ${nodeCount} nodes: ` +
+          `losing ${members.length === 1 ? 'its node stops it' : 'one of them leaves no majority and stops it'}; ` +
+          `add members with \`rabbitmq-queues grow <node> all\` (or declare it again with x-quorum-initial-group-size ${SAFE_QUORUM_MEMBERS})`,
+      });
+    }
+  }
+  return findings;
+}
+
+/**
+ * Every queue led from one node: that node does all the queue work, and
+ * losing it moves (quorum) or stops (classic) every queue at once.
+ */
+export function checkLeaderSpread(queues: readonly QueueFacts[], nodes: readonly NodeFacts[]): Finding[] {
+  if (nodes.filter((n) => n.running).length < 2) return [];
+  const led = queues.filter((q) => q.leader !== undefined && !q.exclusive);
+  const leaders = new Set(led.map((q) => q.leader));
+  if (led.length < 2 || leaders.size !== 1) return [];
+  return [
+    {
+      severity: 'warning',
+      check: 'leaders',
+      message:
+        `all ${led.length} queues are led from one node, ${[...leaders][0]}: it does all the queue work and its loss hits every queue at once; ` +
+        'declare queues with x-queue-leader-locator: balanced (warren topology files do) and run `rabbitmq-queues rebalance quorum`',
+    },
+  ];
+}
+
+/**
+ * A classic queue lives on one node. On a cluster, while that node is down
+ * the queue is gone, and RabbitMQ still confirms a publish that another
+ * queue took: a 202 then no longer means every consumer got the job.
+ */
+export function checkClassicOnCluster(queues: readonly QueueFacts[], nodes: readonly NodeFacts[]): Finding[] {
+  if (nodes.length < 2) return [];
+  const classic = queues.filter((q) => q.type === 'classic' && !q.exclusive && q.policy['ha-mode'] === undefined);
+  if (classic.length === 0) return [];
+  const sample = (list: readonly QueueFacts[]) =>
+    list
+      .slice(0, 3)
+      .map((q) => `${q.name}${q.leader ? ` on ${q.leader}` : ''}`)
+      .join(', ');
+  const findings: Finding[] = [
+    {
+      severity: 'warning',
+      check: 'classic-on-cluster',
+      message:
+        `${classic.length} classic queue(s) on a ${nodes.length}-node cluster (e.g. ${sample(classic)}): each lives on one node, and while that node is down ` +
+        'a publish routed to it is dropped for that queue yet still confirmed (a 202 does not hold); declare them quorum (see the README, migrating a queue type)',
+    },
+  ];
+  const down = new Set(nodes.filter((n) => !n.running).map((n) => n.name));
+  const lost = classic.filter((q) => q.leader !== undefined && down.has(q.leader));
+  if (lost.length > 0) {
+    findings.push({
+      severity: 'problem',
+      check: 'classic-on-cluster',
+      message: `${lost.length} classic queue(s) are down with their node (e.g. ${sample(lost)}): right now jobs routed to them are dropped for them while their publish is confirmed`,
+    });
+  }
+  return findings;
 }
 
 /** Pure: the delivery limit in force on a queue, `undefined` when unlimited. */

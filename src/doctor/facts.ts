@@ -19,6 +19,8 @@ export interface NodeFacts {
    * it; doctor asks the node with `rabbitmqctl` when it can).
    */
   consumerTimeoutMs: number | null | undefined;
+  /** Nodes this one cannot reach though they are in the cluster (`/api/nodes` `partitions`). */
+  partitions: string[];
 }
 
 export interface QueueFacts {
@@ -29,6 +31,13 @@ export interface QueueFacts {
   arguments: Record<string, unknown>;
   /** The effective policy definition applied to the queue (`delivery-limit`, `dead-letter-exchange`, …). */
   policy: Record<string, unknown>;
+  /** Where it is led from: a quorum queue's leader, a classic queue's node; `undefined` while a leader is elected. */
+  leader: string | undefined;
+  /** A quorum queue's members (nodes holding a replica) and those of them online; `undefined` for other types. */
+  members: string[] | undefined;
+  online: string[] | undefined;
+  /** Exclusive queues belong to one connection: never replicated, gone with it. */
+  exclusive: boolean;
 }
 
 export interface DriftFacts {

@@ -16,7 +16,9 @@ import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts } from './facts.ts'
  */
 
 export interface DoctorTarget {
+  /** Every node of a cluster: the first that answers is checked (any one node may be down). */
   amqpUrls: string[];
+  /** One management URL, or one per node, comma separated: tried in turn. */
   managementUrl: string;
   /** Topology file to diff against the broker; its vhost (if any) is the one checked. */
   topologyFile?: string;
@@ -38,6 +40,7 @@ interface RawNode {
   disk_free_alarm?: boolean;
   enabled_plugins?: string[];
   applications?: Array<{ name: string; version: string }>;
+  partitions?: string[];
 }
 
 interface RawQueue {
@@ -45,16 +48,30 @@ interface RawQueue {
   type?: string;
   arguments?: Record<string, unknown>;
   effective_policy_definition?: Record<string, unknown> | unknown[];
+  node?: string;
+  leader?: string | null;
+  members?: string[];
+  online?: string[];
+  exclusive?: boolean;
+}
+
+/** What doctor learnt, and which AMQP node answered. */
+export interface Inspection {
+  facts: BrokerFacts;
+  /** The AMQP URL that answered (password not redacted: redact before printing). */
+  amqpUrl: string;
 }
 
 export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> {
+  return (await inspect(target)).facts;
+}
+
+export async function inspect(target: DoctorTarget): Promise<Inspection> {
   const management = new ManagementClient(target.managementUrl);
   if (!(await management.isReachable())) {
     throw new BrokerUnavailableError(`the management API at ${management.displayUrl} does not answer (set RABBITMQ_MANAGEMENT_URL)`);
   }
-  const amqpUrl = target.amqpUrls[0] ?? '';
-  const amqp = await tryAmqpConnect(amqpUrl);
-  if (!amqp.ok) throw new BrokerUnavailableError(`no RabbitMQ answers at ${redactUrl(amqpUrl)} (${amqp.reason})`);
+  const amqpUrl = await firstAnswering(target.amqpUrls);
 
   const plan = target.topologyFile ? (await loadTopology(target.topologyFile)).plan : undefined;
   const vhost = targetVhost(plan, target.amqpUrls);
@@ -64,7 +81,7 @@ export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> 
     readQueues(management, vhost),
     plan && target.topologyFile ? readDrift(plan, target.topologyFile, target) : Promise.resolve(undefined),
   ]);
-  return {
+  const facts: BrokerFacts = {
     rabbitmqVersion: overview.rabbitmq_version ?? 'unknown',
     erlangVersion: overview.erlang_version ?? 'unknown',
     clusterName: overview.cluster_name ?? 'unknown',
@@ -74,6 +91,18 @@ export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> 
     workerTimeout: target.workerTimeout,
     drift,
   };
+  return { facts, amqpUrl };
+}
+
+/** The first AMQP URL that accepts a connection; `BrokerUnavailableError` naming each when none does. */
+async function firstAnswering(urls: readonly string[]): Promise<string> {
+  const failures: string[] = [];
+  for (const url of urls) {
+    const amqp = await tryAmqpConnect(url);
+    if (amqp.ok) return url;
+    failures.push(`${redactUrl(url)} (${amqp.reason})`);
+  }
+  throw new BrokerUnavailableError(`no RabbitMQ answers at ${failures.join(', ') || 'AMQP_URL'}`);
 }
 
 /** A node lists its plugins only after its first stats round (~5 s after start): wait that long at most. */
@@ -108,18 +137,28 @@ async function nodeFacts(node: RawNode): Promise<NodeFacts> {
     enabledPlugins: enabled,
     pluginVersions: versions,
     consumerTimeoutMs: running ? await readConsumerTimeout(node.name) : undefined,
+    partitions: node.partitions ?? [],
   };
 }
 
 async function readQueues(management: ManagementClient, vhost: string): Promise<QueueFacts[]> {
-  const raw = await management.get<RawQueue[]>(`/queues/${encodeVhost(vhost)}?columns=name,type,arguments,effective_policy_definition`);
-  return (raw ?? []).map((queue) => ({
-    name: queue.name,
-    type: queue.type ?? 'classic',
-    arguments: queue.arguments ?? {},
-    // The API gives `[]` rather than `{}` when no policy applies.
-    policy: Array.isArray(queue.effective_policy_definition) ? {} : (queue.effective_policy_definition ?? {}),
-  }));
+  const columns = 'name,type,arguments,effective_policy_definition,node,leader,members,online,exclusive';
+  const raw = await management.get<RawQueue[]>(`/queues/${encodeVhost(vhost)}?columns=${columns}`);
+  return (raw ?? []).map((queue) => {
+    const type = queue.type ?? 'classic';
+    return {
+      name: queue.name,
+      type,
+      arguments: queue.arguments ?? {},
+      // The API gives `[]` rather than `{}` when no policy applies.
+      policy: Array.isArray(queue.effective_policy_definition) ? {} : (queue.effective_policy_definition ?? {}),
+      // A quorum queue shows its leader (null during an election); a classic one its node.
+      leader: (type === 'quorum' ? queue.leader : queue.node) ?? undefined,
+      members: type === 'quorum' ? (queue.members ?? []) : undefined,
+      online: type === 'quorum' ? (queue.online ?? []) : undefined,
+      exclusive: queue.exclusive === true,
+    };
+  });
 }
 
 async function readDrift(plan: TopologyPlan, file: string, target: DoctorTarget): Promise<DriftFacts> {

@@ -5,12 +5,12 @@ import type { BrokerFacts } from './facts.ts';
 export interface DoctorReport {
   /** False when any finding is a problem. */
   ok: boolean;
-  /** AMQP URL checked, password redacted. */
+  /** AMQP URL checked (the first node of AMQP_URL that answered), password redacted. */
   broker: string;
   vhost: string;
   rabbitmqVersion: string;
   erlangVersion: string;
-  nodes: Array<{ name: string; running: boolean; plugins: Record<string, string>; consumerTimeoutMs: number | null | undefined }>;
+  nodes: Array<{ name: string; running: boolean; plugins: Record<string, string>; consumerTimeoutMs: number | null | undefined; partitions: string[] }>;
   findings: Finding[];
 }
 
@@ -26,6 +26,7 @@ export function buildReport(facts: BrokerFacts, findings: Finding[], broker: str
       running: node.running,
       plugins: node.pluginVersions,
       consumerTimeoutMs: node.consumerTimeoutMs,
+      partitions: node.partitions,
     })),
     findings,
   };

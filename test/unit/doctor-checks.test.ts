@@ -25,12 +25,23 @@ function node(overrides: Partial<NodeFacts> = {}): NodeFacts {
     enabledPlugins: BOTH,
     pluginVersions: { rabbitmq_consistent_hash_exchange: '3.13.7', rabbitmq_management: '3.13.7' },
     consumerTimeoutMs: 1_800_000,
+    partitions: [],
     ...overrides,
   };
 }
 
 function queue(overrides: Partial<QueueFacts> = {}): QueueFacts {
-  return { name: 'q', type: 'quorum', arguments: { 'x-queue-type': 'quorum' }, policy: {}, ...overrides };
+  return {
+    name: 'q',
+    type: 'quorum',
+    arguments: { 'x-queue-type': 'quorum' },
+    policy: {},
+    leader: 'rabbit@a',
+    members: ['rabbit@a'],
+    online: ['rabbit@a'],
+    exclusive: false,
+    ...overrides,
+  };
 }
 
 function facts(overrides: Partial<BrokerFacts> = {}): BrokerFacts {
