@@ -250,6 +250,22 @@ export class LocalCluster {
   }
 
   /**
+   * For a throwaway cluster (tests, the chaos run): SIGKILLs every node and
+   * removes its files — seconds faster than `stop()`. Safe to call twice.
+   */
+  destroy(): Promise<void> {
+    this.stopping ??= (async () => {
+      const pids = this.nodes.map(verifiedPid).filter((pid): pid is number => pid !== undefined);
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      const deadline = Date.now() + 30_000;
+      while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      this.removeFiles();
+      if (this.exitGuard) process.removeListener('exit', this.exitGuard);
+    })();
+    return this.stopping;
+  }
+
+  /**
    * Makes sure the nodes do not outlive this process when it ends without
    * `stop()` (an error, Ctrl-C turned into `process.exit`): on exit, SIGKILL
    * them (synchronous, verified by pid file) and remove their files.

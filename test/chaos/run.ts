@@ -5,7 +5,15 @@
  * POSTed at a steady rate: a random worker SIGKILLed every few seconds and
  * restarted, the broker restarted once, the producer SIGKILLed once, 1% bad
  * orders. Then it counts everything and exits 1 on any mismatch. Runs on a
- * private RabbitMQ node unless --use-env-broker. See the README (chaos).
+ * private RabbitMQ node unless --use-env-broker.
+ *
+ * `--cluster`: the same on a local three-node cluster of its own
+ * (src/provision/cluster.ts), every process given all three nodes; instead
+ * of the broker restart, the node leading the most queues is SIGKILLed and
+ * restarted, and later (full run) another one. It also checks through the
+ * management API that every consumer is subscribed again at the end, and
+ * prints how long the producer answered 503 and how long each consumer had
+ * no subscription. See the README (chaos).
  */
 import { randomBytes } from 'node:crypto';
 import { connect } from 'amqplib';
@@ -13,15 +21,20 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePorts } from '../../src/broker/private-node.ts';
 import { redactText } from '../../src/broker/urls.ts';
+import { applyTopology } from '../../src/topology/apply.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
 import { loadTopology } from '../../src/topology/load.ts';
-import { envBroker, privateBroker, type ChaosBroker } from './lib/broker.ts';
+import { clusterBroker, envBroker, privateBroker, type ChaosBroker } from './lib/broker.ts';
 import { ChaosClient, type Outcome } from './lib/client.ts';
 import { ManagedProcess } from './lib/fleet.ts';
+import { SubscriptionMonitor, type SubscriptionReport } from './lib/monitor.ts';
 import { ALL_CONSUMERS, chaosNames } from './lib/names.ts';
+import { startNodeFire, type NodeKill } from './lib/node-fire.ts';
 import { parseChaosArgs, type ChaosOptions } from './lib/options.ts';
 import { cancelledJob, createdJob, wantsCancel, type PlannedJob } from './lib/orders.ts';
-import { deadLetterOf, expectedDeadLetters, expectedEffects, verifyRun, type DeadLetter } from './lib/verify.ts';
+import { managementConsumerCounts, QueueProbe } from './lib/queues.ts';
+import { summarizeRefusals, type WindowSummary } from './lib/timeline.ts';
+import { deadLetterOf, expectedDeadLetters, expectedEffects, subscribedAgainCheck, verifyRun, type Check, type DeadLetter } from './lib/verify.ts';
 
 const TOPOLOGY = 'topology/orders.yaml';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -34,31 +47,55 @@ async function main(): Promise<number> {
   const options = parseChaosArgs(process.argv.slice(2));
   const run = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const names = chaosNames(run);
+  // The producer refuses to start without API tokens: the run has one of its own.
+  const token = randomBytes(16).toString('hex');
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 3 });
   let broker: ChaosBroker | undefined;
+  let probe: QueueProbe | undefined;
   const processes: ManagedProcess[] = [];
+  // Ctrl-C: exit through process.exit so the cluster's exit guard kills its nodes.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
   try {
-    log(`run ${run}: ${options.orders} orders at ${options.rate}/s${options.ci ? ' (CI variant)' : ''}`);
-    broker = options.useEnvBroker ? await envBroker(run) : await privateBroker();
+    log(`run ${run}: ${options.orders} orders at ${options.rate}/s${options.ci ? ' (CI variant)' : ''}${options.cluster ? `, three-node cluster, ${options.nodeKills} node kill(s)` : ''}`);
+    broker = options.cluster ? await clusterBroker(log) : options.useEnvBroker ? await envBroker(run) : await privateBroker();
     log(`broker: ${broker.description}`);
     await db.query(
       `CREATE TABLE ${names.effectsTable} (applied bigserial, consumer text NOT NULL, job_id text NOT NULL, order_id text NOT NULL, event text NOT NULL, out_of_order boolean NOT NULL)`,
     );
     const { plan } = await loadTopology(TOPOLOGY);
-    await declarePlanAt(broker.amqpUrl, plan);
-    const workQueues = plan.consumers.flatMap((c) => c.queues);
+    if (broker.cluster) {
+      // As a user would: `warren topology apply` with every node listed.
+      await applyTopology(plan, { amqpUrls: broker.amqpUrls, managementUrl: broker.managementUrls.join(',') });
+      log(await describePlacement(broker));
+    } else {
+      await declarePlanAt(broker.amqpUrls[0] as string, plan);
+    }
+    const queuesOf = new Map(plan.consumers.map((c) => [c.name, c.queues]));
+    const workQueues = [...queuesOf.values()].flat();
     const [port] = await freePorts(1);
-    const env = { AMQP_URL: broker.amqpUrl, RABBITMQ_MANAGEMENT_URL: broker.managementUrl, DATABASE_URL, REDIS_URL, CHAOS_RUN: run };
+    const env = {
+      AMQP_URL: broker.amqpUrls.join(','),
+      RABBITMQ_MANAGEMENT_URL: broker.managementUrls.join(','),
+      DATABASE_URL,
+      REDIS_URL,
+      CHAOS_RUN: run,
+      WARREN_API_TOKENS: `${token}:enqueue`,
+    };
     const producer = new ManagedProcess('producer', ['--import', 'tsx', 'bench/lib/serve-child.ts', TOPOLOGY, String(port)], env);
     const workers = ALL_CONSUMERS.map((c) => new ManagedProcess(c, ['--import', 'tsx', 'bench/lib/worker-child.ts', TOPOLOGY, `test/chaos/workers/${c}.ts`], env));
     processes.push(producer, ...workers);
     for (const p of processes) p.start();
     const baseUrl = `http://127.0.0.1:${port}`;
-    await waitUntil('the producer is ready', async () => (await fetch(`${baseUrl}/readyz`).catch(() => undefined))?.status === 200, 60_000);
-    await waitUntil('every consumer queue has a consumer', async () => (await queueStats(broker as ChaosBroker, workQueues)).every((q) => q.consumers > 0), 60_000);
+    probe = new QueueProbe(broker.amqpUrls);
+    const queues = probe;
+    await waitUntil('the producer is ready', async () => (await fetch(`${baseUrl}/readyz`).catch(() => undefined))?.status === 200, 90_000);
+    await waitUntil('every consumer queue has a consumer', async () => (await queues.stats(workQueues)).every((q) => (q.consumers ?? 0) > 0), 90_000);
     log('producer and 6 worker processes are up; posting');
 
-    const client = new ChaosClient(baseUrl);
+    const client = new ChaosClient(baseUrl, token);
+    const monitor = new SubscriptionMonitor(probe, queuesOf);
+    monitor.start();
     const fire = startFire(options, broker, producer, workers);
     const posted = await postOrders(options, run, client);
     await fire.stop();
@@ -68,21 +105,62 @@ async function main(): Promise<number> {
 
     const deadLetterTarget = expectedDeadLetters(client.outcomes.values());
     const effectTarget = expectedEffects(client.outcomes.values()).size;
-    await drain(options, db, names.effectsTable, broker, plan.consumers.map((c) => c.deadLetter.queue), workQueues, effectTarget, deadLetterTarget);
+    await drain(options, db, names.effectsTable, probe, plan.consumers.map((c) => c.deadLetter.queue), workQueues, effectTarget, deadLetterTarget);
+    const subscriptions = await monitor.stop();
+    const subscribed = broker.cluster ? subscribedAgainCheck(await subscribedAgain(broker, workQueues)) : undefined;
     for (const p of processes) await p.stop();
 
-    const deadLetters = await readDeadLetters(broker.amqpUrl, ALL_CONSUMERS);
-    const { checks, figures } = await verifyRun({ posted, outcomes: client.outcomes, db, effectsTable: names.effectsTable, deadLetters });
+    const deadLetters = await readDeadLetters(broker.amqpUrls, ALL_CONSUMERS);
+    const verified = await verifyRun({ posted, outcomes: client.outcomes, db, effectsTable: names.effectsTable, deadLetters });
+    const checks: Check[] = [...verified.checks, ...(subscribed ? [subscribed] : [])];
     const runs = await handlerRuns(names.runsKey);
-    const summary = { ...figures, handlerRuns: runs, workerKills: workers.reduce((n, w) => n + w.kills, 0), producerKills: producer.kills, brokerRestarts: fire.brokerRestarts() };
-    report(checks, summary);
+    const producer503 = summarizeRefusals(client.attempts, (status) => status === 503);
+    const producerSilent = summarizeRefusals(client.attempts, (status) => status === 0);
+    const summary = {
+      ...verified.figures,
+      handlerRuns: runs,
+      workerKills: workers.reduce((n, w) => n + w.kills, 0),
+      producerKills: producer.kills,
+      brokerRestarts: fire.brokerRestarts(),
+      nodeKills: fire.nodeKills().length,
+      producer503Ms: producer503.totalMs,
+      producerNoAnswerMs: producerSilent.totalMs,
+    };
+    report(checks, summary, { producer503, producerSilent, subscriptions, nodeKills: fire.nodeKills(), startedAt: monitor.startedAt });
     return checks.every((c) => c.ok) ? 0 : 1;
   } finally {
     await Promise.allSettled(processes.map((p) => p.stop()));
+    await probe?.close();
     await db.query(`DROP TABLE IF EXISTS ${names.effectsTable}, ${names.idempotencyTable}`).catch(() => undefined);
     await db.end();
     await dropRedisKeys(names.redisPrefix);
     await broker?.close();
+  }
+}
+
+/** One line: queue types and how many queues each node leads. */
+async function describePlacement(broker: ChaosBroker): Promise<string> {
+  const cluster = broker.cluster;
+  if (cluster === undefined) return '';
+  const queues = (await cluster.management.get<Array<{ type?: string }>>(`/queues/${encodeURIComponent(broker.vhost)}?columns=name,type`)) ?? [];
+  const types = new Map<string, number>();
+  for (const q of queues) types.set(q.type ?? 'classic', (types.get(q.type ?? 'classic') ?? 0) + 1);
+  const leaders = await cluster.leaders(broker.vhost);
+  return `topology applied: ${queues.length} queues (${[...types].map(([t, n]) => `${n} ${t}`).join(', ')}); leaders: ${leaders.map((l) => `${l.node.name} ${l.queues}`).join(', ')}`;
+}
+
+/**
+ * The management API's consumer counts once the run is over; it lags the
+ * queues by its statistics interval (5 to 10 s), so give it 30 s to show a
+ * consumer on every work queue before calling one missing.
+ */
+async function subscribedAgain(broker: ChaosBroker, workQueues: readonly string[]): Promise<Map<string, number | undefined>> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const counts = await managementConsumerCounts(broker.managementUrls, broker.vhost, workQueues).catch(() => new Map<string, number | undefined>());
+    const complete = counts.size === workQueues.length && [...counts.values()].every((n) => n !== undefined && n > 0);
+    if (complete || Date.now() > deadline) return counts.size > 0 ? counts : new Map(workQueues.map((q) => [q, undefined]));
+    await sleep(1_000);
   }
 }
 
@@ -108,7 +186,11 @@ async function postOrders(options: ChaosOptions, run: string, client: ChaosClien
   return posted;
 }
 
-/** The failures: worker SIGKILLs on a timer, one broker restart at 35% of the run, one producer SIGKILL at 65%. */
+/**
+ * The failures: worker SIGKILLs on a timer, one producer SIGKILL at 65%, and
+ * on one node a broker restart at 35%; on a cluster node SIGKILLs instead
+ * (lib/node-fire.ts).
+ */
 function startFire(options: ChaosOptions, broker: ChaosBroker, producer: ManagedProcess, workers: ManagedProcess[]) {
   const durationMs = (options.orders / options.rate) * 1000;
   let restarts = 0;
@@ -118,28 +200,40 @@ function startFire(options: ChaosOptions, broker: ChaosBroker, producer: Managed
     log(`SIGKILL worker ${victim.name}`);
     tasks.push(victim.killAndRestart(300));
   }, options.killEveryMs);
-  const brokerTimer = setTimeout(() => {
-    log('broker stop_app');
-    tasks.push(
-      broker.restart(3_000).then(
-        () => {
-          restarts++;
-          log('broker start_app done');
-        },
-        (error: unknown) => log(`broker restart failed: ${redactText(String(error))}`),
-      ),
-    );
-  }, durationMs * 0.35);
+  const restart = broker.restart;
+  const brokerTimer =
+    restart === undefined
+      ? undefined
+      : setTimeout(() => {
+          log('broker stop_app');
+          tasks.push(
+            restart(3_000).then(
+              () => {
+                restarts++;
+                log('broker start_app done');
+              },
+              (error: unknown) => log(`broker restart failed: ${redactText(String(error))}`),
+            ),
+          );
+        }, durationMs * 0.35);
+  const nodes =
+    broker.cluster === undefined
+      ? undefined
+      : startNodeFire({ cluster: broker.cluster, vhost: broker.vhost, durationMs, kills: options.nodeKills, downMs: options.nodeDownMs, log });
+  if (nodes) tasks.push(nodes.done.catch((error: unknown) => log(`node kill failed: ${redactText(String(error))}`)));
   const producerTimer = setTimeout(() => {
     log('SIGKILL producer');
     tasks.push(producer.killAndRestart(500));
   }, durationMs * 0.65);
   return {
     brokerRestarts: () => restarts,
+    nodeKills: (): NodeKill[] => nodes?.kills ?? [],
     async stop() {
+      // Node kills already under way finish (the node is started again); none starts now.
       clearInterval(killer);
       clearTimeout(brokerTimer);
       clearTimeout(producerTimer);
+      nodes?.cancel();
       await Promise.all(tasks);
     },
   };
@@ -149,7 +243,7 @@ async function drain(
   options: ChaosOptions,
   db: pg.Pool,
   table: string,
-  broker: ChaosBroker,
+  probe: QueueProbe,
   dlqs: string[],
   workQueues: string[],
   effectTarget: number,
@@ -157,10 +251,12 @@ async function drain(
 ): Promise<void> {
   const deadline = Date.now() + options.drainTimeoutMs;
   let lastLog = 0;
+  // A queue that does not answer counts as not drained.
+  const total = (stats: Array<{ messages: number | undefined }>) => stats.reduce((sum, q) => sum + (q.messages ?? Number.NaN), 0);
   while (Date.now() < deadline) {
     const rows = Number((await db.query<{ n: string }>(`SELECT count(DISTINCT (consumer, job_id)) AS n FROM ${table}`)).rows[0]?.n);
-    const dead = (await queueStats(broker, dlqs)).reduce((sum, q) => sum + q.messages, 0);
-    const backlog = (await queueStats(broker, workQueues)).reduce((sum, q) => sum + q.messages, 0);
+    const dead = total(await probe.stats(dlqs));
+    const backlog = total(await probe.stats(workQueues));
     if (rows >= effectTarget && dead >= deadLetterTarget && backlog === 0) return;
     if (Date.now() - lastLog > 5_000) {
       lastLog = Date.now();
@@ -171,38 +267,31 @@ async function drain(
   log('drain timed out; checking what is there');
 }
 
-async function queueStats(broker: ChaosBroker, queues: readonly string[]): Promise<Array<{ messages: number; consumers: number }>> {
-  const connection = await connect(broker.amqpUrl).catch(() => undefined);
-  if (connection === undefined) return queues.map(() => ({ messages: -1, consumers: 0 }));
-  try {
-    const channel = await connection.createChannel();
-    const stats = [];
-    for (const queue of queues) {
-      const q = await channel.checkQueue(queue);
-      stats.push({ messages: q.messageCount, consumers: q.consumerCount });
-    }
-    return stats;
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
-}
-
-async function readDeadLetters(url: string, consumers: readonly string[]): Promise<DeadLetter[]> {
-  const connection = await connect(url);
-  try {
-    const channel = await connection.createChannel();
-    const letters: DeadLetter[] = [];
-    for (const consumer of consumers) {
-      for (;;) {
-        const message = await channel.get(`${consumer}.dlq`, { noAck: true });
-        if (message === false) break;
-        letters.push(deadLetterOf(consumer, message.properties.messageId, message.properties.headers));
+/** Empties every DLQ (the run's broker is thrown away), through the first node that answers. */
+async function readDeadLetters(urls: readonly string[], consumers: readonly string[]): Promise<DeadLetter[]> {
+  let lastError: unknown;
+  for (const url of urls) {
+    const connection = await connect(url).catch((error: unknown) => {
+      lastError = error;
+      return undefined;
+    });
+    if (connection === undefined) continue;
+    try {
+      const channel = await connection.createChannel();
+      const letters: DeadLetter[] = [];
+      for (const consumer of consumers) {
+        for (;;) {
+          const message = await channel.get(`${consumer}.dlq`, { noAck: true });
+          if (message === false) break;
+          letters.push(deadLetterOf(consumer, message.properties.messageId, message.properties.headers));
+        }
       }
+      return letters;
+    } finally {
+      await connection.close().catch(() => undefined);
     }
-    return letters;
-  } finally {
-    await connection.close();
   }
+  throw new Error(`no node answered to read the DLQs: ${redactText(String(lastError))}`);
 }
 
 async function handlerRuns(key: (consumer: string) => string): Promise<number> {
@@ -233,10 +322,41 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
   }
 }
 
-function report(checks: ReadonlyArray<{ name: string; ok: boolean; detail: string }>, summary: Record<string, number>): void {
-  const lines = ['', 'chaos summary', ...Object.entries(summary).map(([k, v]) => `  ${k.padEnd(18)} ${v}`), '', 'checks'];
+interface Timings {
+  producer503: WindowSummary;
+  producerSilent: WindowSummary;
+  subscriptions: SubscriptionReport[];
+  nodeKills: NodeKill[];
+  /** When sampling began: times are printed relative to it. */
+  startedAt: number;
+}
+
+function report(checks: readonly Check[], summary: Record<string, number>, timings: Timings): void {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const at = (ms: number) => `t+${((ms - timings.startedAt) / 1000).toFixed(1)}s`;
+  const spells = (count: number, w: { totalMs: number; longestMs: number }) =>
+    count === 0 ? 'never' : `${count} spell(s), ${seconds(w.totalMs)} in all, longest ${seconds(w.longestMs)}`;
+  const lines = ['', 'chaos summary', ...Object.entries(summary).map(([k, v]) => `  ${k.padEnd(18)} ${v}`), '', 'timings'];
+  for (const kill of timings.nodeKills) {
+    lines.push(`  node ${kill.node} (leader of ${kill.ledQueues} queues) SIGKILLed at ${at(kill.down.start)}, running again after ${seconds(kill.down.end - kill.down.start)}`);
+  }
+  lines.push(`  producer answered 503: ${spells(timings.producer503.windows, timings.producer503)} (${timings.producer503.answers} answers)`);
+  lines.push(`  producer did not answer: ${spells(timings.producerSilent.windows, timings.producerSilent)} (${timings.producerSilent.answers} tries)`);
+  lines.push('  consumers without a subscription (sampled every 0.5 s; worker SIGKILLs included):');
+  for (const s of timings.subscriptions) {
+    const list = s.spells.map((w) => `${at(w.start)} for ${seconds(w.end - w.start)}`).join(', ');
+    lines.push(`    ${s.consumer.padEnd(15)} ${spells(s.spells.length, s)}${list ? `: ${list}` : ''}`);
+  }
+  lines.push('', 'checks');
   for (const check of checks) lines.push(`  ${check.ok ? 'ok    ' : 'FAILED'} ${check.name}: ${check.detail}`);
-  process.stdout.write(`${lines.join('\n')}\n\nCHAOS SUMMARY ${JSON.stringify({ ok: checks.every((c) => c.ok), ...summary, checks })}\n`);
+  const json = {
+    ok: checks.every((c) => c.ok),
+    ...summary,
+    unsubscribedMs: Object.fromEntries(timings.subscriptions.map((s) => [s.consumer, { totalMs: s.totalMs, longestMs: s.longestMs, spells: s.spells.length }])),
+    nodeKillLog: timings.nodeKills.map((k) => ({ node: k.node, ledQueues: k.ledQueues, downMs: k.down.end - k.down.start })),
+    checks,
+  };
+  process.stdout.write(`${lines.join('\n')}\n\nCHAOS SUMMARY ${JSON.stringify(json)}\n`);
 }
 
 main().then(

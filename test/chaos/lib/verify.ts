@@ -113,3 +113,13 @@ export function deadLetterOf(consumer: string, messageId: unknown, headers: Reco
   const text = (value: unknown) => (value === undefined ? undefined : Buffer.isBuffer(value) ? value.toString() : String(value));
   return { consumer, jobId: String(messageId), reason: text(headers?.[HEADERS.reason]), error: text(headers?.[HEADERS.errorMessage]) };
 }
+
+/** Every work queue has a consumer again, as the management API shows it (`undefined`: the queue is not listed). */
+export function subscribedAgainCheck(counts: ReadonlyMap<string, number | undefined>): Check {
+  const missing = [...counts].filter(([, n]) => n === undefined || n < 1).map(([queue, n]) => `${queue}: ${n ?? 'not listed'}`);
+  return {
+    name: 'every consumer subscribed again (management API)',
+    ok: missing.length === 0,
+    detail: missing.length === 0 ? `${counts.size} work queues, each with a consumer` : `${missing.length} of ${counts.size} work queues without a consumer: ${missing.join(', ')}`,
+  };
+}
