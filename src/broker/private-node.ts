@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -254,6 +254,25 @@ export function giveToRabbitmqUser(path: string): void {
     if (statSync(entry).isDirectory()) for (const child of readdirSync(entry)) own(join(entry, child));
   };
   own(path);
+}
+
+/**
+ * When the nodes will run as the `rabbitmq` user, it must be able to reach
+ * `dir`: every directory above it must let that user through (a `mkdtemp`
+ * directory is root's, mode 700). Throws saying which one does not.
+ */
+export function assertRabbitmqCanReach(dir: string): void {
+  if (userInfo().uid !== 0) return;
+  const ids = rabbitmqIds();
+  if (ids === undefined) return;
+  for (let current = dirname(dir); ; current = dirname(current)) {
+    if (existsSync(current)) {
+      const { mode, uid, gid } = statSync(current);
+      const through = (mode & 0o001) !== 0 || (uid === ids.uid && (mode & 0o100) !== 0) || (gid === ids.gid && (mode & 0o010) !== 0);
+      if (!through) throw new Error(`the rabbitmq user cannot reach ${dir}: ${current} does not let it through (chmod o+x ${current}, or pick another directory)`);
+    }
+    if (dirname(current) === current) return;
+  }
 }
 
 /** The `rabbitmq` user's ids when it exists (a packaged install), else `undefined`: the node runs as ourselves. */

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagementClient } from '../broker/management.ts';
 import {
+  assertRabbitmqCanReach,
   freePortRange,
   freePorts,
   giveToRabbitmqUser,
@@ -100,6 +101,7 @@ export class LocalCluster {
     const size = options.size ?? 3;
     if (!Number.isInteger(size) || size < 1) throw new RangeError('a cluster needs at least one node');
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'warren-cluster-'));
+    assertRabbitmqCanReach(dir);
     mkdirSync(dir, { recursive: true });
     if (existsSync(join(dir, STATE_FILE))) throw new Error(`${dir} already holds a cluster (${STATE_FILE}); stop it first`);
 
@@ -216,9 +218,15 @@ export class LocalCluster {
   }
 
   /** Starts a node that was killed or stopped; resolves once it is running in the cluster again. */
-  async restart(node: ClusterNode, timeoutMs = DEFAULT_START_TIMEOUT_MS): Promise<void> {
-    await this.boot(node, timeoutMs);
+  async restart(node: ClusterNode, options: { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<void> {
+    const started = Date.now();
+    const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    await launchNode(node.spec);
+    await waitUntilUp(nodeCtl(node.spec), options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    options.log?.(`${node.name} booted (${since()})`);
+    await waitForManagement(node.managementUrl, 60_000);
     await this.waitUntilRunning([node], 60_000);
+    options.log?.(`${node.name} runs in the cluster (${since()})`);
   }
 
   /** Starts every node that is not running (all at once: after a full stop each waits for the others). */
@@ -239,8 +247,8 @@ export class LocalCluster {
       await Promise.all(
         this.nodes.map(async (node) => {
           if (verifiedPid(node) !== undefined) await stopNode(node.spec);
-          const left = verifiedPid(node);
-          if (left !== undefined) process.kill(left, 'SIGKILL');
+          // One that did not stop, or is still booting (no pid file yet).
+          killAll(beamPidsOf(node));
         }),
       );
       this.removeFiles();
@@ -249,14 +257,22 @@ export class LocalCluster {
     return this.stopping;
   }
 
+  /** Copies every node's log directory to `<dest>/<node>/` (for a post-mortem before `destroy()`). */
+  copyLogs(dest: string): void {
+    for (const node of this.nodes) {
+      const logs = join(node.spec.dir, 'log');
+      if (existsSync(logs)) cpSync(logs, join(dest, node.name), { recursive: true });
+    }
+  }
+
   /**
    * For a throwaway cluster (tests, the chaos run): SIGKILLs every node and
    * removes its files — seconds faster than `stop()`. Safe to call twice.
    */
   destroy(): Promise<void> {
     this.stopping ??= (async () => {
-      const pids = this.nodes.map(verifiedPid).filter((pid): pid is number => pid !== undefined);
-      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      const pids = this.nodes.flatMap(beamPidsOf);
+      killAll(pids);
       const deadline = Date.now() + 30_000;
       while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
       this.removeFiles();
@@ -272,10 +288,7 @@ export class LocalCluster {
    */
   stopOnExit(): this {
     this.exitGuard ??= () => {
-      for (const node of this.nodes) {
-        const pid = verifiedPid(node);
-        if (pid !== undefined) process.kill(pid, 'SIGKILL');
-      }
+      killAll(this.nodes.flatMap(beamPidsOf));
       this.removeFiles();
     };
     process.once('exit', this.exitGuard);
@@ -343,6 +356,43 @@ function verifiedPid(node: ClusterNode): number | undefined {
     return isBeamOfNode(executable, environ, node.nodeName) ? pid : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Every live VM of this node, found by scanning /proc: also one still
+ * booting (no pid file yet) or one whose pid file is gone. Only a
+ * `beam.smp` started with this node's name matches.
+ */
+function beamPidsOf(node: ClusterNode): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    const pid = verifiedPid(node);
+    return pid === undefined ? [] : [pid];
+  }
+  const pids: number[] = [];
+  for (const entry of entries) {
+    try {
+      const executable = readlinkSync(`/proc/${entry}/exe`);
+      if (!executable.endsWith('beam.smp')) continue;
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (isBeamOfNode(executable, environ, node.nodeName) && isAlive(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }
 

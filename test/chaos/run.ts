@@ -16,6 +16,8 @@
  * no subscription. See the README (chaos).
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -127,7 +129,13 @@ async function main(): Promise<number> {
       producerNoAnswerMs: producerSilent.totalMs,
     };
     report(checks, summary, { producer503, producerSilent, subscriptions, nodeKills: fire.nodeKills(), startedAt: monitor.startedAt });
-    return checks.every((c) => c.ok) ? 0 : 1;
+    const ok = checks.every((c) => c.ok);
+    if (!ok && broker.cluster) {
+      const dest = join(tmpdir(), `warren-chaos-${run}-logs`);
+      broker.cluster.copyLogs(dest);
+      log(`the cluster's node logs are in ${dest}`);
+    }
+    return ok ? 0 : 1;
   } finally {
     await Promise.allSettled(processes.map((p) => p.stop()));
     await probe?.close();

@@ -38,7 +38,7 @@ export function startNodeFire(input: {
     const pid = await cluster.kill(node);
     log(`node ${node.name} (pid ${pid}) is dead; restarting it in ${input.downMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, input.downMs));
-    await cluster.restart(node);
+    await cluster.restart(node, { log });
     const end = Date.now();
     log(`node ${node.name} is running again, ${((end - start) / 1000).toFixed(1)} s after its SIGKILL`);
     kills.push({ node: node.name, ledQueues: queues, down: { start, end } });
