@@ -24,6 +24,7 @@ beforeAll(async () => {
     managementUrl: vhost.managementUrl,
     port: 0,
     apiTokens: undefined,
+    insecure: true,
     bodyLimit: '16kb',
     maxBatchItems: 20,
     logger: pino({ level: 'silent' }),
