@@ -187,7 +187,7 @@ async function depthLeft(session: UpSession, running: ReadonlySet<string>): Prom
 }
 
 async function queueDepths(session: UpSession, consumers: readonly ConsumerPlan[]): Promise<Map<string, { left: number; dlqIds: string[] }>> {
-  const broker = await DlqBroker.open([session.amqpUrl]);
+  const broker = await DlqBroker.open(session.amqpUrls);
   try {
     const result = new Map<string, { left: number; dlqIds: string[] }>();
     for (const consumer of consumers) {

@@ -60,6 +60,8 @@ export interface UpSession {
   plan: TopologyPlan;
   vhost: string;
   amqpUrl: string;
+  /** Every node, in the session's vhost (one unless AMQP_URL lists a cluster). */
+  amqpUrls: string[];
   managementUrl: string;
   broker: FoundBroker;
   services: OptionalServices;
@@ -80,18 +82,21 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
   const { plan } = await loadTopology(options.topologyFile);
   // The broker is looked for on its root vhost: the session's vhost may not
   // exist yet (apply creates it), and a missing vhost is not a missing broker.
-  const wanted = parseAmqpUrls(env.AMQP_URL)[0] ?? DEFAULT_AMQP_URL;
-  const probeEnv = env.AMQP_URL ? { ...env, AMQP_URL: withVhost(wanted, '/') } : env;
+  const wanted = parseAmqpUrls(env.AMQP_URL);
+  const probeEnv = env.AMQP_URL ? { ...env, AMQP_URL: wanted.map((url) => withVhost(url, '/')).join(',') } : env;
   const broker = await findBroker({ env: probeEnv, fallback: options.fallback, log: options.say });
-  const vhost = options.vhost ?? plan.vhost ?? vhostOf(wanted);
-  options.say(`broker: ${redactUrl(broker.amqpUrl)} (${broker.source}), vhost ${vhost}`);
+  const vhost = options.vhost ?? plan.vhost ?? vhostOf(wanted[0] ?? DEFAULT_AMQP_URL);
+  const others = broker.amqpUrls.length > 1 ? ` and ${broker.amqpUrls.length - 1} more node(s)` : '';
+  options.say(`broker: ${redactUrl(broker.amqpUrl)}${others} (${broker.source}), vhost ${vhost}`);
   const amqpUrl = withVhost(broker.amqpUrl, vhost);
+  // On a cluster every component gets every node (each connection starts at a node of its own).
+  const amqpUrls = broker.amqpUrls.map((url) => withVhost(url, vhost));
   const cleanups: Array<() => Promise<void>> = [() => broker.stop()];
   const release = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const applied = await applyTopology(plan, { amqpUrls: [amqpUrl], managementUrl: broker.managementUrl });
+    const applied = await applyTopology(plan, { amqpUrls, managementUrl: broker.managementUrl });
     const created = applied.changes.filter((c) => c.action === 'create').length;
     options.say(`topology ${options.topologyFile} applied to vhost ${vhost}: ${created} created, ${applied.changes.length - created} unchanged`);
     const services = await findOptionalServices(env);
@@ -103,7 +108,7 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
     const apiTokens = [env.WARREN_API_TOKENS?.trim(), token && `${token}:admin`].filter((entry) => entry !== undefined && entry !== '').join(',');
     const producer = await startProducer({
       plan,
-      amqpUrls: [amqpUrl],
+      amqpUrls,
       managementUrl: broker.managementUrl,
       host: options.host,
       port: options.port,
@@ -115,14 +120,14 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
     options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues, /openapi.json)`);
     if (token !== undefined) options.say(`admin token for this run: ${token}  (Authorization: Bearer ${token})`);
     if (producer.insecure) options.say(`!! producer INSECURE: no API tokens, every route (DLQ replay included) is open to whoever reaches ${producer.url}`);
-    const workerEnv = { ...childEnv(env, amqpUrl, broker.managementUrl, services), LOG_LEVEL: logLevel };
+    const workerEnv = { ...childEnv(env, amqpUrls.join(','), broker.managementUrl, services), LOG_LEVEL: logLevel };
     const { workers, skipped } = await startWorkers(plan, { topologyFile: options.topologyFile, cwd, env: workerEnv, logDir });
     cleanups.push(async () => {
       await Promise.all(workers.map((worker) => worker.stop()));
     });
     for (const skip of skipped) options.say(`!! worker ${skip.consumer} NOT started: ${skip.reason}`);
     options.say(`workers: ${workers.map((w) => `${w.consumer} (pid ${w.pid})`).join(', ')}; logs in ${logDir}`);
-    return session({ plan, vhost, amqpUrl, managementUrl: broker.managementUrl, broker, services, producer, token, workers, skipped, logDir }, cleanups);
+    return session({ plan, vhost, amqpUrl, amqpUrls, managementUrl: broker.managementUrl, broker, services, producer, token, workers, skipped, logDir }, cleanups);
   } catch (error) {
     await release();
     throw error;

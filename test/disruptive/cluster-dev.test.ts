@@ -138,9 +138,15 @@ describe('warren dev cluster', () => {
       ]),
     );
 
+    // `warren demo` (apply, producer, every worker, DLQ read-back) with the dead node first in both lists.
+    const demoEnv = { AMQP_URL: amqpUrls.join(','), RABBITMQ_MANAGEMENT_URL: managementUrls.join(','), WARREN_BROKER_FALLBACK: '0', WARREN_API_TOKENS: '' };
+    const demo = await warren(['demo', '--topology', 'topology/orders.yaml', '--orders', '100', '--timeout', '120'], demoEnv, 240_000);
+    expect(demo.code, demo.stderr.slice(-2000)).toBe(0);
+    expect(demo.stderr).toContain('and 2 more node(s)');
+
     await live.restart(node);
     expect((await live.nodeStatus()).get(node.nodeName)).toBe(true);
-  }, 240_000);
+  }, 420_000);
 
   it('down stops the nodes and removes their files', async () => {
     const pidFiles = (cluster as LocalCluster).nodes.map((n) => join(n.spec.dir, 'rabbit.pid'));
