@@ -16,6 +16,7 @@
  * no subscription. See the README (chaos).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
@@ -55,6 +56,8 @@ async function main(): Promise<number> {
   let broker: ChaosBroker | undefined;
   let probe: QueueProbe | undefined;
   const processes: ManagedProcess[] = [];
+  const logDir = join(tmpdir(), `warren-chaos-${run}-logs`);
+  let ok = false;
   // Ctrl-C: exit through process.exit so the cluster's exit guard kills its nodes.
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
@@ -84,8 +87,12 @@ async function main(): Promise<number> {
       CHAOS_RUN: run,
       WARREN_API_TOKENS: `${token}:enqueue`,
     };
-    const producer = new ManagedProcess('producer', ['--import', 'tsx', 'bench/lib/serve-child.ts', TOPOLOGY, String(port)], env);
-    const workers = ALL_CONSUMERS.map((c) => new ManagedProcess(c, ['--import', 'tsx', 'bench/lib/worker-child.ts', TOPOLOGY, `test/chaos/workers/${c}.ts`], env));
+    mkdirSync(logDir, { recursive: true });
+    const logOf = (name: string) => join(logDir, `${name}.log`);
+    const producer = new ManagedProcess('producer', ['--import', 'tsx', 'bench/lib/serve-child.ts', TOPOLOGY, String(port)], env, logOf('producer'));
+    const workers = ALL_CONSUMERS.map(
+      (c) => new ManagedProcess(c, ['--import', 'tsx', 'bench/lib/worker-child.ts', TOPOLOGY, `test/chaos/workers/${c}.ts`], env, logOf(c)),
+    );
     processes.push(producer, ...workers);
     for (const p of processes) p.start();
     const baseUrl = `http://127.0.0.1:${port}`;
@@ -98,7 +105,7 @@ async function main(): Promise<number> {
     const client = new ChaosClient(baseUrl, token);
     const monitor = new SubscriptionMonitor(probe, queuesOf);
     monitor.start();
-    const fire = startFire(options, broker, producer, workers);
+    const fire = startFire(options, broker, producer, workers, (worker) => monitor.isSubscribed(worker.name));
     const posted = await postOrders(options, run, client);
     await fire.stop();
     client.close();
@@ -129,15 +136,16 @@ async function main(): Promise<number> {
       producerNoAnswerMs: producerSilent.totalMs,
     };
     report(checks, summary, { producer503, producerSilent, subscriptions, nodeKills: fire.nodeKills(), startedAt: monitor.startedAt });
-    const ok = checks.every((c) => c.ok);
-    if (!ok && broker.cluster) {
-      const dest = join(tmpdir(), `warren-chaos-${run}-logs`);
-      broker.cluster.copyLogs(dest);
-      log(`the cluster's node logs are in ${dest}`);
-    }
+    ok = checks.every((c) => c.ok);
     return ok ? 0 : 1;
   } finally {
     await Promise.allSettled(processes.map((p) => p.stop()));
+    // Logs (the processes' own, at CHAOS_LOG_LEVEL, and the cluster nodes') stay only when something failed.
+    if (ok) rmSync(logDir, { recursive: true, force: true });
+    else {
+      broker?.cluster?.copyLogs(join(logDir, 'nodes'));
+      log(`logs of the run are in ${logDir}`);
+    }
     await probe?.close();
     await db.query(`DROP TABLE IF EXISTS ${names.effectsTable}, ${names.idempotencyTable}`).catch(() => undefined);
     await db.end();
@@ -199,12 +207,22 @@ async function postOrders(options: ChaosOptions, run: string, client: ChaosClien
  * on one node a broker restart at 35%; on a cluster node SIGKILLs instead
  * (lib/node-fire.ts).
  */
-function startFire(options: ChaosOptions, broker: ChaosBroker, producer: ManagedProcess, workers: ManagedProcess[]) {
+function startFire(
+  options: ChaosOptions,
+  broker: ChaosBroker,
+  producer: ManagedProcess,
+  workers: ManagedProcess[],
+  consuming: (worker: ManagedProcess) => boolean,
+) {
   const durationMs = (options.orders / options.rate) * 1000;
   let restarts = 0;
   const tasks: Promise<void>[] = [];
+  // The victim is a worker that is consuming: killing one still starting up
+  // (tens of seconds on a busy machine) would only keep it from ever working.
   const killer = setInterval(() => {
-    const victim = workers[Math.floor(Math.random() * workers.length)] as ManagedProcess;
+    const candidates = workers.filter(consuming);
+    const victim = candidates[Math.floor(Math.random() * candidates.length)];
+    if (victim === undefined) return;
     log(`SIGKILL worker ${victim.name}`);
     tasks.push(victim.killAndRestart(300));
   }, options.killEveryMs);
@@ -350,7 +368,7 @@ function report(checks: readonly Check[], summary: Record<string, number>, timin
   }
   lines.push(`  producer answered 503: ${spells(timings.producer503.windows, timings.producer503)} (${timings.producer503.answers} answers)`);
   lines.push(`  producer did not answer: ${spells(timings.producerSilent.windows, timings.producerSilent)} (${timings.producerSilent.answers} tries)`);
-  lines.push('  consumers without a subscription (sampled every 0.5 s; worker SIGKILLs included):');
+  lines.push('  consumers without a subscription (sampled every 1 s; worker SIGKILLs included):');
   for (const s of timings.subscriptions) {
     const list = s.spells.map((w) => `${at(w.start)} for ${seconds(w.end - w.start)}`).join(', ');
     lines.push(`    ${s.consumer.padEnd(15)} ${spells(s.spells.length, s)}${list ? `: ${list}` : ''}`);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 /**
  * The processes under fire: the producer and one worker process per
@@ -12,13 +13,27 @@ export class ManagedProcess {
     readonly name: string,
     private readonly args: string[],
     private readonly env: NodeJS.ProcessEnv,
+    /** When set, every line the process writes (its logs, on stdout) is appended here, for post-mortems. */
+    private readonly logFile?: string,
   ) {}
 
   start(): void {
     const child = spawn(process.execPath, this.args, {
-      env: { ...process.env, LOG_LEVEL: 'error', WARREN_LOG_PRETTY: '0', ...this.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'error', WARREN_LOG_PRETTY: '0', ...this.env },
+      stdio: ['ignore', this.logFile ? 'pipe' : 'ignore', 'pipe'],
     });
+    const logFile = this.logFile;
+    if (logFile) {
+      const append = (text: string | Buffer) => {
+        try {
+          appendFileSync(logFile, text);
+        } catch {
+          // the run is over and its logs removed: nothing to keep
+        }
+      };
+      append(`--- ${new Date().toISOString()} started pid ${child.pid}\n`);
+      child.stdout?.on('data', append);
+    }
     // Errors a process prints go to our stderr, prefixed, for post-mortems.
     child.stderr?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) if (line.trim()) process.stderr.write(`  [${this.name}] ${line.slice(0, 300)}\n`);

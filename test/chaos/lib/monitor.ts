@@ -10,7 +10,7 @@ export interface SubscriptionReport {
 }
 
 /**
- * Samples every consumer's work queues twice a second while the run is
+ * Samples every consumer's work queues once a second while the run is
  * under fire: a consumer is subscribed when each of its queues (every shard
  * of a sharded one) answers with at least one consumer. Gives, per consumer,
  * how long it was not — after a worker SIGKILL (until the new process
@@ -20,13 +20,14 @@ export class SubscriptionMonitor {
   private readonly samples = new Map<string, Sample[]>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private readonly latest = new Map<string, boolean>();
   /** When sampling began (epoch ms). */
   startedAt = Date.now();
 
   constructor(
     private readonly probe: QueueProbe,
     private readonly queuesOf: ReadonlyMap<string, readonly string[]>,
-    private readonly everyMs = 500,
+    private readonly everyMs = 1_000,
   ) {
     for (const consumer of queuesOf.keys()) this.samples.set(consumer, []);
   }
@@ -39,6 +40,11 @@ export class SubscriptionMonitor {
       });
     };
     this.timer = setTimeout(tick, 0);
+  }
+
+  /** Whether the last sample found the consumer subscribed (false before the first sample). */
+  isSubscribed(consumer: string): boolean {
+    return this.latest.get(consumer) === true;
   }
 
   async stop(): Promise<SubscriptionReport[]> {
@@ -57,7 +63,9 @@ export class SubscriptionMonitor {
     const stats = new Map((await this.probe.stats(queues)).map((s) => [s.queue, s.consumers]));
     const at = Date.now();
     for (const [consumer, own] of this.queuesOf) {
-      this.samples.get(consumer)?.push({ at, subscribed: own.every((queue) => (stats.get(queue) ?? 0) > 0) });
+      const subscribed = own.every((queue) => (stats.get(queue) ?? 0) > 0);
+      this.samples.get(consumer)?.push({ at, subscribed });
+      this.latest.set(consumer, subscribed);
     }
   }
 }

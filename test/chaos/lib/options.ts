@@ -44,7 +44,7 @@ const CI: ChaosOptions = { ...FULL, orders: 2_000, rate: 50, killEveryMs: 2_500,
  * all with the cluster's start and stop.
  */
 const CLUSTER_FULL: Partial<ChaosOptions> = { orders: 6_000, rate: 50 };
-const CLUSTER_CI: Partial<ChaosOptions> = { orders: 1_000, rate: 40, drainTimeoutMs: 90_000 };
+const CLUSTER_CI: Partial<ChaosOptions> = { orders: 1_000, rate: 40, drainTimeoutMs: 180_000 };
 
 export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
   const ci = argv.includes('--ci');

@@ -25,10 +25,11 @@ export interface WindowSummary {
 }
 
 /**
- * The spells during which the producer refused: a spell opens at a refusal
- * and closes at the first `202` to a request *sent after it opened* (a 202
- * to an older request says nothing about the producer now). A spell still
- * open at the end closes at its last refusal.
+ * The spells during which the producer refused in one way (503, or no
+ * answer at all): a spell opens at such an answer and closes at the first
+ * answer of another kind to a request *sent after it opened* (an answer to
+ * an older request says nothing about the producer now). A spell still open
+ * at the end closes at its last refusal.
  */
 export function refusalWindows(attempts: readonly Attempt[], refused: (status: number) => boolean): Window[] {
   const windows: Window[] = [];
@@ -37,7 +38,7 @@ export function refusalWindows(attempts: readonly Attempt[], refused: (status: n
     if (refused(attempt.status)) {
       if (open === undefined) open = { start: attempt.answeredAt, end: attempt.answeredAt };
       else open.end = attempt.answeredAt;
-    } else if (open !== undefined && attempt.status === 202 && attempt.sentAt >= open.start) {
+    } else if (open !== undefined && attempt.sentAt >= open.start) {
       windows.push({ start: open.start, end: attempt.answeredAt });
       open = undefined;
     }
@@ -76,9 +77,4 @@ export function unsubscribedWindows(samples: readonly Sample[]): Window[] {
 export function summarizeWindows(windows: readonly Window[]): Omit<WindowSummary, 'answers'> {
   const lengths = windows.map((w) => w.end - w.start);
   return { windows: windows.length, totalMs: lengths.reduce((a, b) => a + b, 0), longestMs: Math.max(0, ...lengths) };
-}
-
-/** True when `window` overlaps any of `others` (used to tell node-loss gaps from worker-kill gaps). */
-export function overlapsAny(window: Window, others: readonly Window[]): boolean {
-  return others.some((other) => window.start <= other.end && other.start <= window.end);
 }
