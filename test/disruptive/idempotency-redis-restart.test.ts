@@ -132,6 +132,6 @@ describe('Redis store through a Redis restart', () => {
     // in flight at the restart (its completion cut off) may have run again,
     // and its keyed effect absorbed that: at most one prefetch of re-runs.
     expect(runs).toBeLessThanOrEqual(JOBS + 50);
-    expect([...effects.keys()].sort()).toEqual([...new Set(effects.keys())].sort());
+    expect([...effects.values()].filter((count) => count > 1).length).toBeLessThanOrEqual(50);
   });
 });
