@@ -68,7 +68,7 @@ async function counts(): Promise<{ rows: number; distinct: number }> {
   return { rows: Number(result.rows[0]?.rows), distinct: Number(result.rows[0]?.distinct) };
 }
 
-it(`a batch worker SIGKILLed mid-batch ${KILL_AT.length} times loses nothing and records each of ${JOBS} effects once`, async () => {
+it(`a batch worker SIGKILLed mid-batch ${KILL_AT.length} times loses nothing and records each of ${JOBS} effects once`, { timeout: 180_000 }, async () => {
   const publisher = await testPublisher(vhost.url, 'ledger');
   for (let n = 0; n < JOBS; n++) await publisher.job('', { n });
   await publisher.close();
