@@ -29,7 +29,7 @@ import { declarePlanAt } from '../../src/topology/declare.ts';
 import { loadTopology } from '../../src/topology/load.ts';
 import { clusterBroker, envBroker, privateBroker, type ChaosBroker } from './lib/broker.ts';
 import { ChaosClient, type Outcome } from './lib/client.ts';
-import { ManagedProcess } from './lib/fleet.ts';
+import { killEveryChild, ManagedProcess } from './lib/fleet.ts';
 import { SubscriptionMonitor, type SubscriptionReport } from './lib/monitor.ts';
 import { ALL_CONSUMERS, chaosNames } from './lib/names.ts';
 import { startNodeFire, type NodeKill } from './lib/node-fire.ts';
@@ -58,9 +58,11 @@ async function main(): Promise<number> {
   const processes: ManagedProcess[] = [];
   const logDir = join(tmpdir(), `warren-chaos-${run}-logs`);
   let ok = false;
-  // Ctrl-C: exit through process.exit so the cluster's exit guard kills its nodes.
+  // Ctrl-C, a test timeout: exit through process.exit, so the exit guards
+  // kill every child process and the cluster's nodes (or stop the private node).
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
+  process.once('exit', killEveryChild);
   try {
     log(`run ${run}: ${options.orders} orders at ${options.rate}/s${options.ci ? ' (CI variant)' : ''}${options.cluster ? `, three-node cluster, ${options.nodeKills} node kill(s)` : ''}`);
     broker = options.cluster ? await clusterBroker(log) : options.useEnvBroker ? await envBroker(run) : await privateBroker();

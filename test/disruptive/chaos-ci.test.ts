@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
 
 /**
  * The CI variant of the failure suite: `test/chaos/run.ts --ci` (about 2,000
@@ -23,9 +23,21 @@ interface ChaosSummary {
   checks: Array<{ name: string; ok: boolean; detail: string }>;
 }
 
+let running: ChildProcess | undefined;
+
+// A run cut short by the test's timeout is told to stop (SIGTERM: it kills its processes and its broker on the way out).
+afterAll(async () => {
+  const child = running;
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}, 120_000);
+
 function runChaos(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/chaos/run.ts', '--ci'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running = child;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -55,5 +67,5 @@ describe('chaos (CI variant)', () => {
     expect(summary.producerKills).toBe(1);
     expect(summary.brokerRestarts).toBe(1);
     expect(summary.orderedPairs).toBeGreaterThan(0);
-  }, 240_000);
+  }, 480_000);
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // `down` is under test below; this is the safety net when a test failed before it.
   await LocalCluster.open(dir)?.destroy();
+  rmSync(parent, { recursive: true, force: true });
 }, 120_000);
 
 describe('warren dev cluster', () => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { encodeVhost, ManagementClient } from '../../../src/broker/management.ts';
 import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, withVhost } from '../../../src/broker/urls.ts';
@@ -25,6 +25,15 @@ export interface ChaosBroker {
 
 export async function privateBroker(): Promise<ChaosBroker> {
   const node = await startPrivateNode();
+  // A run that dies must not leave its node running: stop it on the way out (synchronously).
+  const onExit = () => {
+    try {
+      execFileSync('rabbitmqctl', ['-n', node.nodeName, 'stop'], { stdio: 'ignore', timeout: 60_000 });
+    } catch {
+      // best effort
+    }
+  };
+  process.once('exit', onExit);
   return {
     amqpUrls: [node.amqpUrl],
     managementUrls: [node.managementUrl],
@@ -36,7 +45,10 @@ export async function privateBroker(): Promise<ChaosBroker> {
       await node.ctl('start_app');
     },
     cluster: undefined,
-    close: () => node.stop(),
+    close: () => {
+      process.removeListener('exit', onExit);
+      return node.stop();
+    },
   };
 }
 
