@@ -4,7 +4,7 @@ import { targetVhost } from '../broker/vhost.ts';
 import { BrokerUnavailableError, ConflictError, WarrenError } from '../errors.ts';
 import { declarePlanAt } from './declare.ts';
 import { diffTopology, hasConflicts, type Change } from './diff.ts';
-import { inspectVhost } from './inspect.ts';
+import { inspectVhost, vhostExists } from './inspect.ts';
 import { bindingName, type TopologyPlan } from './plan.ts';
 import { permissionProblems, type PermissionProblem, type VhostPermissions } from './permissions.ts';
 import { PROBE_LIMITS, probeOverAmqp } from './probe.ts';
@@ -112,7 +112,7 @@ export async function applyTopology(plan: TopologyPlan, target: BrokerTarget, op
   const missing = creates(plan, report.changes);
   const user = amqpUser(target.amqpUrls[0]);
   if (reachable && report.vhostExists === true) await checkPermissions(management, vhost, user, missing);
-  const vhostCreated = reachable ? await ensureVhost(management, vhost, user) : false;
+  const vhostCreated = reachable && report.vhostExists === false ? await ensureVhost(management, vhost, user) : false;
   await withFirstNode(target.amqpUrls, vhost, (url) => declarePlanAt(url, missing));
   return { ...report, vhostExists: true, vhostCreated };
 }
@@ -144,9 +144,8 @@ function amqpUser(amqpUrl: string | undefined): string {
 
 /** Creates the vhost when missing and lets the AMQP user in; true if it was created. */
 async function ensureVhost(management: ManagementClient, vhost: string, user: string): Promise<boolean> {
-  const path = `/vhosts/${encodeVhost(vhost)}`;
-  if ((await management.get<unknown>(path)) !== undefined) return false;
-  await management.put(path, {});
+  if (await vhostExists(management, vhost)) return false;
+  await management.put(`/vhosts/${encodeVhost(vhost)}`, {});
   await management.put(`/permissions/${encodeVhost(vhost)}/${encodeURIComponent(user)}`, {
     configure: '.*',
     write: '.*',

@@ -74,7 +74,7 @@ export interface RawBinding {
 export async function inspectVhost(management: ManagementClient, vhost: string): Promise<LiveTopology> {
   const v = encodeVhost(vhost);
   const nodeCount = await countNodes(management);
-  const exists = (await management.get<unknown>(`/vhosts/${v}`)) !== undefined;
+  const exists = await vhostExists(management, vhost);
   const known = nodeCount !== undefined ? { nodeCount } : {};
   if (!exists) return { vhost, vhostExists: false, ...known, exchanges: [], queues: [], bindings: [] };
   const [exchanges, queues, bindings] = await Promise.all([
@@ -83,6 +83,20 @@ export async function inspectVhost(management: ManagementClient, vhost: string):
     management.get<RawBinding[]>(`/bindings/${v}`),
   ]);
   return { ...normaliseLive(vhost, { exchanges: exchanges ?? [], queues: queues ?? [], bindings: bindings ?? [] }), ...known };
+}
+
+/**
+ * `/api/vhosts/<v>` is for administrators only; a user with the management
+ * tag learns the same from its exchanges (every vhost has the amq.* ones; a
+ * missing vhost is a 404).
+ */
+export async function vhostExists(management: ManagementClient, vhost: string): Promise<boolean> {
+  const v = encodeVhost(vhost);
+  try {
+    return (await management.get<unknown>(`/vhosts/${v}`)) !== undefined;
+  } catch {
+    return (await management.get<unknown>(`/exchanges/${v}?columns=name`)) !== undefined;
+  }
 }
 
 /**
