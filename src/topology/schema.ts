@@ -348,6 +348,6 @@ function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
 }
 
 /** A binding to a consistent-hash exchange written without a key gets weight 1 (compile does the same). */
-export function hashWeightDefault(sourceType: string | undefined, routingKey: string): string {
+function hashWeightDefault(sourceType: string | undefined, routingKey: string): string {
   return sourceType === 'x-consistent-hash' && routingKey === '' ? '1' : routingKey;
 }
