@@ -1,4 +1,4 @@
-import { connect, type ChannelModel, type ConfirmChannel, type GetMessage, type Options } from 'amqplib';
+import { connect, type Channel, type ChannelModel, type GetMessage } from 'amqplib';
 import { BrokerUnavailableError } from '../errors.ts';
 import { redactText } from '../broker/urls.ts';
 import { DlqQueueError } from './errors.ts';
@@ -36,23 +36,37 @@ export class DlqBroker {
 
   /** The queue's ready-message count; `DlqQueueError` when it does not exist (the probe channel absorbs the 404). */
   async depth(queue: string): Promise<number> {
-    const probe = await this.connection.createChannel();
-    probe.on('error', () => undefined);
-    try {
-      return (await probe.checkQueue(queue)).messageCount;
-    } catch (error) {
-      if (/NOT_FOUND|404/.test(String((error as Error).message))) {
-        throw new DlqQueueError('unknown-queue', `queue "${queue}" does not exist`);
-      }
-      throw error;
-    } finally {
-      await probe.close().catch(() => undefined);
-    }
+    const depth = await this.probe((channel) => channel.checkQueue(queue));
+    if (depth === undefined) throw new DlqQueueError('unknown-queue', `queue ${JSON.stringify(queue.slice(0, 255))} does not exist`);
+    return depth.messageCount;
+  }
+
+  async queueExists(queue: string): Promise<boolean> {
+    return (await this.probe((channel) => channel.checkQueue(queue))) !== undefined;
+  }
+
+  async exchangeExists(exchange: string): Promise<boolean> {
+    if (exchange === '') return true;
+    return (await this.probe((channel) => channel.checkExchange(exchange))) !== undefined;
   }
 
   async openChannel(): Promise<DlqChannel> {
-    const channel = await this.connection.createConfirmChannel();
+    const channel = await this.connection.createChannel();
     return new DlqChannel(channel);
+  }
+
+  /** Runs a passive check on a channel of its own: a 404 closes only that channel and reads as `undefined`. */
+  private async probe<T>(check: (channel: Channel) => Promise<T>): Promise<T | undefined> {
+    const channel = await this.connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return await check(channel);
+    } catch (error) {
+      if (/NOT_FOUND|404/.test(String((error as Error).message))) return undefined;
+      throw error;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -62,62 +76,32 @@ export class DlqBroker {
 
 export type HeldMessage = GetMessage;
 
-export interface Republish {
-  exchange: string;
-  routingKey: string;
-  content: Buffer;
-  options: Options.Publish;
-}
-
-export type PublishOutcome = { ok: true } | { ok: false; reason: string };
-
 /**
- * One confirm channel: `take` (basic.get, held unacked), `republish`
- * (mandatory + confirm, resolving with the outcome instead of throwing) and
- * `ack`. A returned message precedes its confirm on the wire, so returns are
- * matched to the oldest pending publish with the same route and body.
+ * The holding channel of one pass: `take` (basic.get, held unacked), `ack`
+ * and `purge`. Replays publish elsewhere (`ReplayPublisher`, through the
+ * `ConfirmPublisher` on a connection of its own), so a publish that closes
+ * its channel (404 on a deleted exchange, an oversized message) never
+ * closes this one: held messages stay held and acks keep their meaning.
  */
 export class DlqChannel {
-  private readonly pending: Array<{ exchange: string; routingKey: string; content: Buffer; returned: boolean }> = [];
   private failure: Error | undefined;
 
-  constructor(private readonly channel: ConfirmChannel) {
+  constructor(private readonly channel: Channel) {
     channel.on('error', (error: Error) => {
       this.failure ??= error;
     });
     channel.on('close', () => {
       this.failure ??= new BrokerUnavailableError('the DLQ channel was closed');
     });
-    channel.on('return', (message: GetMessage) => this.markReturned(message));
   }
 
-  /** Set once the channel failed: the pass must stop. */
+  /** Set once the channel failed: the pass must stop (every unacked message is back in the queue). */
   get error(): Error | undefined {
     return this.failure;
   }
 
   async take(queue: string): Promise<HeldMessage | false> {
     return this.channel.get(queue, { noAck: false });
-  }
-
-  republish(message: Republish): Promise<PublishOutcome> {
-    const entry = { exchange: message.exchange, routingKey: message.routingKey, content: message.content, returned: false };
-    this.pending.push(entry);
-    return new Promise((resolve) => {
-      const settle = (outcome: PublishOutcome): void => {
-        this.pending.splice(this.pending.indexOf(entry), 1);
-        resolve(outcome);
-      };
-      try {
-        this.channel.publish(message.exchange, message.routingKey, message.content, { ...message.options, mandatory: true }, (error) => {
-          if (error) settle({ ok: false, reason: this.failure ? `channel closed before the confirm` : 'the broker refused it (nack)' });
-          else if (entry.returned) settle({ ok: false, reason: `unroutable: no queue bound to "${message.exchange || '(default)'}" for "${message.routingKey}"` });
-          else settle({ ok: true });
-        });
-      } catch (error) {
-        settle({ ok: false, reason: redactText((error as Error).message) });
-      }
-    });
   }
 
   ack(message: HeldMessage): void {
@@ -131,11 +115,5 @@ export class DlqChannel {
   /** Gives every held message back to the queue, in its original place. */
   async close(): Promise<void> {
     await this.channel.close().catch(() => undefined);
-  }
-
-  private markReturned(message: GetMessage): void {
-    const { exchange, routingKey } = message.fields;
-    const entry = this.pending.find((p) => !p.returned && p.exchange === exchange && p.routingKey === routingKey && p.content.equals(message.content));
-    if (entry) entry.returned = true;
   }
 }
