@@ -61,7 +61,8 @@ const ELLIPSIS_BYTES = 3;
 export function clipText(text: string, maxJsonBytes: number): string {
   // Fast path: no character needs more than 6 bytes in JSON (\u00XX, or a 4-byte pair as 2 UTF-16 units).
   if (text.length * 6 + 2 <= maxJsonBytes) return text;
-  if (jsonBytes(text) <= maxJsonBytes) return text;
+  // Every UTF-16 unit costs at least one byte, so a longer text never fits: only short ones are measured whole.
+  if (text.length + 2 <= maxJsonBytes && jsonBytes(text) <= maxJsonBytes) return text;
   const budget = maxJsonBytes - 2 - ELLIPSIS_BYTES;
   let used = 0;
   let end = 0;

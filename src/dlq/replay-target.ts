@@ -4,6 +4,7 @@ import { derivedNames } from '../topology/names.ts';
 import { clipText } from './bounds.ts';
 import { DlqInputError, ReplayTargetError } from './errors.ts';
 import type { ReplayTargetView } from './report.ts';
+import { assertDeadLetterQueue } from './target.ts';
 
 /**
  * Pure: where a replay sends the dead letters of one DLQ. The target comes
@@ -41,6 +42,8 @@ export interface ReplayTargetRequest {
 }
 
 export function replayRouteFor(plan: TopologyPlan | undefined, dlq: string, request: ReplayTargetRequest = {}): ReplayRoute {
+  // A queue that is not a DLQ is refused as such (404 over HTTP), whatever the target.
+  assertDeadLetterQueue(dlq, plan);
   if (request.to !== undefined) return explicitRoute(plan, dlq, request.to, request.force === true);
   if (plan === undefined) {
     throw new DlqInputError(
