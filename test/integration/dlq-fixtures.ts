@@ -95,6 +95,8 @@ export interface DeadLetterSpec {
   origin?: { exchange: string; routingKey: string };
   orderingKey?: string;
   failedAt?: Date;
+  /** Publish through this consumer's `<via>.dlx` instead of `<consumer>.dlx` (a message that says another consumer failed it). */
+  via?: string;
 }
 
 export function deadLetterMessage(spec: DeadLetterSpec): { content: Buffer; options: Options.Publish } {
@@ -119,7 +121,7 @@ export function deadLetterMessage(spec: DeadLetterSpec): { content: Buffer; opti
 export async function publishToDlx(channel: ConfirmChannel, specs: DeadLetterSpec[]): Promise<void> {
   for (const spec of specs) {
     const { content, options } = deadLetterMessage(spec);
-    channel.publish(`${spec.consumer}.dlx`, '', content, options);
+    channel.publish(`${spec.via ?? spec.consumer}.dlx`, '', content, options);
   }
   await channel.waitForConfirms();
 }
