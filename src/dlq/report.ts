@@ -134,9 +134,10 @@ export class GroupCounter {
     }
   }
 
+  /** Largest first (the overflow group too, after real groups of the same count); ties in first-seen order. */
   result(): DlqGroup[] {
-    const sorted = [...this.groups.values()].sort((a, b) => b.count - a.count);
-    return this.overflow ? [...sorted, this.overflow] : sorted;
+    const all = this.overflow ? [...this.groups.values(), this.overflow] : [...this.groups.values()];
+    return all.sort((a, b) => b.count - a.count);
   }
 }
 
