@@ -1,7 +1,8 @@
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { BrokerUnavailableError } from '../errors.ts';
 import { ApiError } from '../producer/http-errors.ts';
+import { jsonBody, requireJsonContent } from '../producer/json-body.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { MAX_OFFSET, MAX_PAGE_SIZE, parsePage } from './bounds.ts';
 import { DlqBusyError, DlqInputError, DlqQueueError, ReplayTargetError } from './errors.ts';
@@ -73,7 +74,7 @@ export const PurgeBody = z.strictObject({
 });
 export type PurgeBody = z.infer<typeof PurgeBody>;
 
-const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
+/** The producer mounts its own `jsonBody` before this router; this one only parses when it did not (the same rule). */
 const BODY_LIMIT = '64kb';
 
 /**
@@ -93,7 +94,9 @@ export function dlqRouter(options: DlqRouterOptions): Router {
   const context: DlqContext = { amqpUrls: options.amqpUrls, plan: options.plan };
   const busy = new Set<string>();
   const router = Router();
-  const parseJson = express.json({ limit: BODY_LIMIT, type: () => true });
+  // The producer's one content rule (415 unless JSON in UTF-8, bounded size and depth), applied here too so
+  // the router is safe wherever it is mounted; a body parsed already is not parsed again.
+  const parseJson = [requireJsonContent, jsonBody({ limit: BODY_LIMIT })];
 
   router.get('/:queue', async (req: Request<{ queue: string }>, res: Response) => {
     const query = ListQuery.safeParse(req.query);
@@ -109,8 +112,8 @@ export function dlqRouter(options: DlqRouterOptions): Router {
     res.json(listing);
   });
 
-  router.post('/:queue/replay', requireJson, parseJson, async (req: Request<{ queue: string }>, res: Response) => {
-    const body = ReplayBody.safeParse(req.body ?? {});
+  router.post('/:queue/replay', ...parseJson, async (req: Request<{ queue: string }>, res: Response) => {
+    const body = ReplayBody.safeParse(parsedBody(req));
     if (!body.success) throw invalid(body.error);
     const { queue } = req.params;
     const input = body.data;
@@ -134,8 +137,8 @@ export function dlqRouter(options: DlqRouterOptions): Router {
     res.json(summary);
   });
 
-  router.post('/:queue/purge', requireJson, parseJson, async (req: Request<{ queue: string }>, res: Response) => {
-    const body = PurgeBody.safeParse(req.body ?? {});
+  router.post('/:queue/purge', ...parseJson, async (req: Request<{ queue: string }>, res: Response) => {
+    const body = PurgeBody.safeParse(parsedBody(req));
     if (!body.success) throw invalid(body.error);
     const { queue } = req.params;
     const input = body.data;
@@ -152,14 +155,15 @@ export function dlqRouter(options: DlqRouterOptions): Router {
   return router;
 }
 
-/** 415 before reading a body that is not JSON: a form or text body never reaches the DLQ routes. */
-const requireJson: RequestHandler = (req, _res, next) => {
-  const type = req.headers['content-type'];
-  if (type === undefined || !JSON_TYPE.test(type)) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json');
-  }
-  next();
-};
+/**
+ * The parsed JSON body. A body nothing parsed is refused, never read as
+ * `{}` — "no options" means "replay everything", so a body that was not
+ * understood must never turn into it.
+ */
+function parsedBody(req: Request): unknown {
+  if (req.body === undefined) throw new ApiError(400, 'BODY_REQUIRED', 'send a JSON object as the body ({} for the defaults)');
+  return req.body;
+}
 
 function selectionOf(input: { filter?: string | string[] | undefined; since?: string | undefined; until?: string | undefined }): Selection {
   return parseSelection({

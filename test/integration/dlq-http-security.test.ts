@@ -167,8 +167,13 @@ describe('DLQ routes under attack', () => {
     await probe;
     expect(dry.status).toBe(200);
     expect(await dry.json()).toMatchObject({ dryRun: true, replayed: 0, skipped: 3_000 });
-    expect(latencies.length).toBeGreaterThan(5);
-    expect(Math.max(...latencies)).toBeLessThan(100);
+    expect(latencies.length).toBeGreaterThan(10);
+    // Within 100 ms throughout. On a shared 2-core machine a lone probe can wait for a CPU, so one in
+    // fifty may be late, never by a second; a backtracking engine delays every probe by seconds.
+    const late = latencies.filter((ms) => ms >= 100);
+    const summary = `probes: ${latencies.length}, late: ${late.map((ms) => ms.toFixed(0)).join(', ') || 'none'}`;
+    expect(late.length, summary).toBeLessThanOrEqual(Math.floor(latencies.length / 50));
+    expect(Math.max(...latencies), summary).toBeLessThan(1_000);
     expect(await depth(s.connection, 'recommendation.dlq')).toBe(3_000);
     await drain(s.connection, 'recommendation.dlq');
   });
