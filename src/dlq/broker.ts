@@ -112,8 +112,21 @@ export class DlqChannel {
     return (await this.channel.purgeQueue(queue)).messageCount;
   }
 
-  /** Gives every held message back to the queue, in its original place. */
+  /**
+   * Gives every held message back to the queue, in its original order, then
+   * closes. The explicit `nack(all, requeue)` comes first because a quorum
+   * queue handed back its messages in a scrambled order when only the
+   * channel close returned them (measured on 3.10); returned by one
+   * multiple-nack, both queue types keep the order.
+   */
   async close(): Promise<void> {
+    if (this.failure === undefined) {
+      try {
+        this.channel.nackAll(true);
+      } catch {
+        // Closed meanwhile: the close below (or the broker) returns them.
+      }
+    }
     await this.channel.close().catch(() => undefined);
   }
 }
