@@ -25,7 +25,7 @@ export interface ListOptions {
  */
 export async function listDeadLetters(broker: DlqBroker, queue: string, options: ListOptions = {}): Promise<DlqListing> {
   const depth = await broker.depth(queue);
-  const channel = await broker.openChannel();
+  const channel = await broker.openChannel(queue);
   const groups = new GroupCounter();
   const messages = new PageCollector<ListedMessage>({ offset: options.offset ?? 0, limit: options.limit ?? DEFAULT_PAGE_SIZE });
   let scanned = 0;

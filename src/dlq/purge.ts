@@ -24,7 +24,7 @@ export interface PurgeOptions {
 export async function purgeDeadLetters(broker: DlqBroker, queue: string, options: PurgeOptions): Promise<PurgeSummary> {
   const depth = await broker.depth(queue);
   const dryRun = options.dryRun === true;
-  const channel = await broker.openChannel();
+  const channel = await broker.openChannel(queue);
   const list = new PageCollector<{ id: string | null; jobType: string | null }>(options.list ?? { offset: 0, limit: DEFAULT_PAGE_SIZE });
   const summary: PurgeSummary = { queue, dryRun, purged: 0, kept: 0 };
   try {

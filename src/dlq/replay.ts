@@ -82,7 +82,7 @@ export async function replayDeadLetters(broker: DlqBroker, openPublisher: OpenPu
   const publisher = dryRun ? undefined : await openPublisher();
   let channel: DlqChannel | undefined;
   try {
-    channel = await broker.openChannel();
+    channel = await broker.openChannel(queue);
     const pass = new ReplayPass(broker, channel, publisher, queue, depth, options, summary, list);
     await pass.run();
   } finally {

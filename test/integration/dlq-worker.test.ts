@@ -82,7 +82,7 @@ describe('dlq replay with a real worker', () => {
     expect(await depth(s.connection, DLQ)).toBe(0);
     const counts = jobs.map((j) => effects.get(j.id) ?? 0);
     expect(counts.filter((n) => n !== 1)).toEqual([]);
-  });
+  }, 240_000);
 
   function countOf(jobs: Array<{ id: string }>): number {
     return jobs.reduce((n, j) => n + (effects.has(j.id) ? 1 : 0), 0);
