@@ -1,13 +1,18 @@
 import { defineWorker } from '../src/worker/index.ts';
 import { OrderCreated, pause } from './_orders.ts';
 
-/** Slow (~200 ms a record): creates the pick list. Its backlog stays in its own queue. */
+/**
+ * Slow sink (~200 ms a write): creates pick lists in batches, one write per
+ * batch instead of one per record. The batch size follows the consumer's
+ * prefetch in topology/orders.yaml (20): a bigger batch needs a bigger prefetch.
+ */
 export default defineWorker({
   consumer: 'warehouse',
   schema: OrderCreated,
   timeoutMs: 10_000,
-  handle: async (order, ctx) => {
+  batch: { size: 20, maxWaitMs: 200 },
+  handleBatch: async (orders, ctx) => {
     await pause(200, ctx.signal);
-    ctx.logger.debug({ orderId: order.orderId, lines: order.items.length }, 'pick list created');
+    ctx.logger.debug({ orders: orders.length, lines: orders.reduce((sum, order) => sum + order.payload.items.length, 0) }, 'pick lists created');
   },
 });

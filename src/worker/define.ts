@@ -26,12 +26,48 @@ export interface JobContext {
 /** A store, or a factory called once when the worker starts (so importing a module opens nothing). */
 export type IdempotencyOption = IdempotencyStore | (() => IdempotencyStore | Promise<IdempotencyStore>);
 
-export interface WorkerSpec<Schema extends z.ZodType> {
+/** One job of a batch, as `handleBatch` sees it. */
+export interface BatchJob<Payload = unknown> {
+  payload: Payload;
+  jobId: string;
+  attempt: number;
+  orderingKey: string | undefined;
+  jobType: string | undefined;
+  headers: Readonly<Record<string, unknown>>;
+  logger: Logger;
+  /**
+   * Fails this job alone: it goes to its next retry tier or the DLQ and its
+   * dedup record is not committed, while the rest of the batch commits. Fail
+   * a job *before* writing its effects through `ctx.tx`: what was written for
+   * it commits with the batch.
+   */
+  fail(error: unknown): void;
+}
+
+/** What a batch handler gets besides its jobs. */
+export interface BatchContext {
+  /**
+   * With the PostgreSQL store: the one transaction that records every job id
+   * of the batch; effects written through it commit together with them.
+   */
+  tx: IdempotencyTransaction | undefined;
+  /** Aborted when the batch times out or the worker's shutdown deadline passes. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export interface BatchOptions {
+  /** Most jobs per handler call. Needs the consumer's prefetch (and concurrency) at least this big. */
+  size: number;
+  /** How long the first job of a batch waits for more before the batch runs anyway. */
+  maxWaitMs: number;
+}
+
+interface WorkerSpecBase<Schema extends z.ZodType> {
   /** A consumer of the topology file: queues, prefetch, retries and DLQ come from there. */
   consumer: string;
   /** Types and validates the payload; a failure dead-letters the message at once. */
   schema: Schema;
-  handle(payload: z.output<Schema>, ctx: JobContext): Promise<void> | void;
   /** Handlers in flight at once. @defaultValue the consumer's prefetch */
   concurrency?: number;
   /** A handler running longer is aborted and retried. @defaultValue 30_000 */
@@ -42,6 +78,20 @@ export interface WorkerSpec<Schema extends z.ZodType> {
   leaseMs?: number;
   /** Classifies errors; `false` sends the job to the DLQ without retries. @defaultValue every error but `NonRetryableError` */
   isRetryable?: (error: unknown) => boolean;
+}
+
+export interface WorkerSpec<Schema extends z.ZodType> extends WorkerSpecBase<Schema> {
+  handle(payload: z.output<Schema>, ctx: JobContext): Promise<void> | void;
+}
+
+/**
+ * A batch worker: `handleBatch` gets up to `batch.size` jobs at once (or
+ * what arrived within `batch.maxWaitMs`). Throwing fails the whole batch;
+ * `job.fail()` fails one job. `timeoutMs` bounds one batch.
+ */
+export interface BatchWorkerSpec<Schema extends z.ZodType> extends WorkerSpecBase<Schema> {
+  batch: BatchOptions;
+  handleBatch(jobs: Array<BatchJob<z.output<Schema>>>, ctx: BatchContext): Promise<void> | void;
 }
 
 const WORKER_DEFINITION = Symbol.for('warren.worker-definition');
@@ -57,15 +107,49 @@ export interface WorkerDefinition {
   readonly idempotency?: IdempotencyOption | undefined;
   readonly leaseMs?: number | undefined;
   readonly isRetryable?: ((error: unknown) => boolean) | undefined;
+  /** Set for batch workers, with `handleBatch`; `handle` then runs a batch of one. */
+  readonly batch?: BatchOptions | undefined;
+  handleBatch?(jobs: BatchJob[], ctx: BatchContext): Promise<void> | void;
 }
 
 /** Typed helper for worker modules: `export default defineWorker({...})`. */
-export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema>): WorkerDefinition {
+export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema>): WorkerDefinition;
+export function defineWorker<Schema extends z.ZodType>(spec: BatchWorkerSpec<Schema>): WorkerDefinition;
+export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema> | BatchWorkerSpec<Schema>): WorkerDefinition {
+  if ('handleBatch' in spec) {
+    const { handleBatch, ...rest } = spec;
+    const runBatch = (jobs: BatchJob[], ctx: BatchContext) => handleBatch(jobs as Array<BatchJob<z.output<Schema>>>, ctx);
+    return {
+      ...rest,
+      handleBatch: runBatch,
+      handle: (payload, ctx) => runBatchOfOne(runBatch, payload, ctx),
+      [WORKER_DEFINITION]: true,
+    };
+  }
   return {
     ...spec,
     handle: (payload, ctx) => spec.handle(payload as z.output<Schema>, ctx),
     [WORKER_DEFINITION]: true,
   };
+}
+
+/** A batch handler called the single-job way: a failed job becomes the thrown error. */
+async function runBatchOfOne(handleBatch: (jobs: BatchJob[], ctx: BatchContext) => Promise<void> | void, payload: unknown, ctx: JobContext): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  const job: BatchJob = {
+    payload,
+    jobId: ctx.jobId,
+    attempt: ctx.attempt,
+    orderingKey: ctx.orderingKey,
+    jobType: ctx.jobType,
+    headers: ctx.headers,
+    logger: ctx.logger,
+    fail: (error) => {
+      failure ??= { error };
+    },
+  };
+  await handleBatch([job], { tx: ctx.tx, signal: ctx.signal, logger: ctx.logger });
+  if (failure !== undefined) throw failure.error;
 }
 
 export function isWorkerDefinition(value: unknown): value is WorkerDefinition {
