@@ -36,7 +36,7 @@ import { startNodeFire, type NodeKill } from './lib/node-fire.ts';
 import { parseChaosArgs, type ChaosOptions } from './lib/options.ts';
 import { cancelledJob, createdJob, wantsCancel, type PlannedJob } from './lib/orders.ts';
 import { managementConsumerCounts, QueueProbe } from './lib/queues.ts';
-import { summarizeRefusals, type WindowSummary } from './lib/timeline.ts';
+import { causeOf, summarizeRefusals, type SpellCause, type WindowSummary } from './lib/timeline.ts';
 import { deadLetterOf, expectedDeadLetters, expectedEffects, subscribedAgainCheck, verifyRun, type Check, type DeadLetter } from './lib/verify.ts';
 
 const TOPOLOGY = 'topology/orders.yaml';
@@ -137,7 +137,8 @@ async function main(): Promise<number> {
       producer503Ms: producer503.totalMs,
       producerNoAnswerMs: producerSilent.totalMs,
     };
-    report(checks, summary, { producer503, producerSilent, subscriptions, nodeKills: fire.nodeKills(), startedAt: monitor.startedAt });
+    const killedAt = new Map(workers.map((w) => [w.name, w.killedAt]));
+    report(checks, summary, { producer503, producerSilent, subscriptions, killedAt, nodeKills: fire.nodeKills(), startedAt: monitor.startedAt });
     ok = checks.every((c) => c.ok);
     return ok ? 0 : 1;
   } finally {
@@ -354,6 +355,8 @@ interface Timings {
   producer503: WindowSummary;
   producerSilent: WindowSummary;
   subscriptions: SubscriptionReport[];
+  /** Worker name → when it was SIGKILLed. */
+  killedAt: ReadonlyMap<string, readonly number[]>;
   nodeKills: NodeKill[];
   /** When sampling began: times are printed relative to it. */
   startedAt: number;
@@ -370,9 +373,19 @@ function report(checks: readonly Check[], summary: Record<string, number>, timin
   }
   lines.push(`  producer answered 503: ${spells(timings.producer503.windows, timings.producer503)} (${timings.producer503.answers} answers)`);
   lines.push(`  producer did not answer: ${spells(timings.producerSilent.windows, timings.producerSilent)} (${timings.producerSilent.answers} tries)`);
-  lines.push('  consumers without a subscription (sampled every 1 s; worker SIGKILLs included):');
+  lines.push('  consumers without a subscription (sampled every 1 s; cause: its worker SIGKILLed, a node down, other):');
+  const nodeDown = timings.nodeKills.map((k) => k.down);
+  const byCause = new Map<string, Record<SpellCause, number>>();
   for (const s of timings.subscriptions) {
-    const list = s.spells.map((w) => `${at(w.start)} for ${seconds(w.end - w.start)}`).join(', ');
+    const sums: Record<SpellCause, number> = { 'worker-kill': 0, 'node-loss': 0, other: 0 };
+    const list = s.spells
+      .map((w) => {
+        const cause = causeOf(w, timings.killedAt.get(s.consumer) ?? [], nodeDown);
+        sums[cause] += w.end - w.start;
+        return `${at(w.start)} for ${seconds(w.end - w.start)} (${cause})`;
+      })
+      .join(', ');
+    byCause.set(s.consumer, sums);
     lines.push(`    ${s.consumer.padEnd(15)} ${spells(s.spells.length, s)}${list ? `: ${list}` : ''}`);
   }
   lines.push('', 'checks');
@@ -380,7 +393,15 @@ function report(checks: readonly Check[], summary: Record<string, number>, timin
   const json = {
     ok: checks.every((c) => c.ok),
     ...summary,
-    unsubscribedMs: Object.fromEntries(timings.subscriptions.map((s) => [s.consumer, { totalMs: s.totalMs, longestMs: s.longestMs, spells: s.spells.length }])),
+    unsubscribedMs: Object.fromEntries(
+      timings.subscriptions.map((s) => {
+        const sums = byCause.get(s.consumer);
+        return [
+          s.consumer,
+          { totalMs: s.totalMs, longestMs: s.longestMs, spells: s.spells.length, afterWorkerKillMs: sums?.['worker-kill'] ?? 0, afterNodeLossMs: sums?.['node-loss'] ?? 0, otherMs: sums?.other ?? 0 },
+        ];
+      }),
+    ),
     nodeKillLog: timings.nodeKills.map((k) => ({ node: k.node, ledQueues: k.ledQueues, downMs: k.down.end - k.down.start })),
     checks,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refusalWindows, summarizeRefusals, unsubscribedWindows } from '../../test/chaos/lib/timeline.ts';
+import { causeOf, refusalWindows, summarizeRefusals, unsubscribedWindows } from '../../test/chaos/lib/timeline.ts';
 
 /** The chaos run's arithmetic: how long the producer refused, how long a consumer had no subscription. */
 describe('chaos timeline', () => {
@@ -38,5 +38,13 @@ describe('chaos timeline', () => {
       { start: 5000, end: 5000 },
     ]);
     expect(unsubscribedWindows([])).toEqual([]);
+  });
+
+  it('puts a spell down to a worker kill just before it, else to a node being down, else to something else', () => {
+    const nodeDown = [{ start: 10_000, end: 30_000 }];
+    expect(causeOf({ start: 12_000, end: 20_000 }, [11_000], nodeDown)).toBe('worker-kill');
+    expect(causeOf({ start: 12_000, end: 20_000 }, [1_000], nodeDown)).toBe('node-loss');
+    expect(causeOf({ start: 33_000, end: 40_000 }, [], nodeDown)).toBe('node-loss');
+    expect(causeOf({ start: 50_000, end: 60_000 }, [], nodeDown)).toBe('other');
   });
 });

@@ -24,6 +24,8 @@ export class ManagedProcess {
   private restarting: Promise<void> | undefined;
   private stopped = false;
   kills = 0;
+  /** When each SIGKILL was sent (epoch ms). */
+  readonly killedAt: number[] = [];
 
   constructor(
     readonly name: string,
@@ -68,6 +70,7 @@ export class ManagedProcess {
   killAndRestart(downMs: number): Promise<void> {
     if (this.restarting !== undefined || this.stopped) return Promise.resolve();
     this.kills++;
+    this.killedAt.push(Date.now());
     this.restarting = (async () => {
       await this.signal('SIGKILL');
       await new Promise((resolve) => setTimeout(resolve, downMs));

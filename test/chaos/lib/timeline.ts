@@ -78,3 +78,20 @@ export function summarizeWindows(windows: readonly Window[]): Omit<WindowSummary
   const lengths = windows.map((w) => w.end - w.start);
   return { windows: windows.length, totalMs: lengths.reduce((a, b) => a + b, 0), longestMs: Math.max(0, ...lengths) };
 }
+
+export type SpellCause = 'worker-kill' | 'node-loss' | 'other';
+
+/** How soon after its cause a spell must begin to be put down to it (sampling is once a second). */
+const CAUSE_SLACK_MS = 5_000;
+
+/**
+ * Why a consumer lost its subscription: its worker was SIGKILLed just
+ * before; else a node was down (or had just come back: consumers of moved
+ * leaders are cancelled then too); else something else (a broker cancel, a
+ * worker that could not keep up).
+ */
+export function causeOf(spell: Window, workerKills: readonly number[], nodeDown: readonly Window[]): SpellCause {
+  if (workerKills.some((t) => t <= spell.start && spell.start - t <= CAUSE_SLACK_MS)) return 'worker-kill';
+  if (nodeDown.some((w) => spell.start >= w.start && spell.start <= w.end + CAUSE_SLACK_MS)) return 'node-loss';
+  return 'other';
+}
