@@ -24,6 +24,11 @@ export const HEADERS = {
   worker: 'x-warren-worker',
   consumer: 'x-warren-consumer',
   failedAt: 'x-warren-failed-at',
+  /**
+   * ISO time of the job's first failed attempt: stamped on the first retry
+   * copy and carried through every later copy, so the DLQ copy shows when
+   * the trouble began, not when the attempts ran out.
+   */
   firstFailedAt: 'x-warren-first-failed-at',
 } as const;
 
@@ -55,9 +60,20 @@ export function attemptOf(headers: Headers | undefined): number {
   return Number.isInteger(value) && value >= 1 ? value : 1;
 }
 
-/** Headers of the copy published to a retry tier: same job, next attempt. */
-export function retryHeaders(headers: Headers | undefined, nextAttempt: number): Headers {
-  return { ...stripBrokerHeaders(headers), [HEADERS.attempt]: nextAttempt };
+/**
+ * Headers of the copy published to a retry tier: same job, next attempt,
+ * and the first-failure time (kept from an earlier copy, else `failedAt`).
+ */
+export function retryHeaders(headers: Headers | undefined, nextAttempt: number, failedAt: Date): Headers {
+  const base = stripBrokerHeaders(headers);
+  return { ...base, [HEADERS.attempt]: nextAttempt, [HEADERS.firstFailedAt]: firstFailedAtOf(base) ?? failedAt.toISOString() };
+}
+
+/** The first-failure time a message carries, when it carries a valid one. */
+export function firstFailedAtOf(headers: Headers | undefined): string | undefined {
+  const value = headers?.[HEADERS.firstFailedAt];
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) return undefined;
+  return value;
 }
 
 export interface FailureContext {
@@ -69,6 +85,8 @@ export interface FailureContext {
   /** Where the delivery came from, used when the job carries no origin headers. */
   deliveredFrom: { exchange: string; routingKey: string };
   now: Date;
+  /** The first failure this delivery saw (in-place retries); a header from an earlier copy wins. */
+  firstFailedAt?: Date | undefined;
 }
 
 const MAX_STACK_LINES = 8;
@@ -90,7 +108,7 @@ export function deadLetterHeaders(headers: Headers | undefined, failure: Failure
     [HEADERS.worker]: failure.worker,
     [HEADERS.consumer]: failure.consumer,
     [HEADERS.failedAt]: failedAt,
-    [HEADERS.firstFailedAt]: base[HEADERS.firstFailedAt] ?? failedAt,
+    [HEADERS.firstFailedAt]: firstFailedAtOf(base) ?? failure.firstFailedAt?.toISOString() ?? failedAt,
   };
 }
 

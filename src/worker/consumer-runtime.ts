@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { ConsumerChannel, type Delivery } from '../broker/consumer-channel.ts';
+import type { BackoffOptions } from '../broker/backoff.ts';
+import { ConsumerChannel, type Delivery, type SubscriptionStatus } from '../broker/consumer-channel.ts';
 import type { BrokerConnection } from '../broker/connection.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
@@ -31,6 +32,7 @@ export interface ConsumerRuntimeDeps {
   metrics: WorkerMetrics;
   logger: Logger;
   claimPollMs: number;
+  resubscribe: BackoffOptions;
 }
 
 /**
@@ -56,16 +58,39 @@ export class ConsumerRuntime {
     this.semaphore = new Semaphore(deps.settings.concurrency);
     this.ordered = deps.plan.shards !== undefined;
     this.pipeline = composeSteps(this.steps());
+    const consumer = deps.plan.name;
+    for (const queue of deps.plan.queues) deps.metrics.subscribed.set({ consumer, queue }, 0);
     this.channel = new ConsumerChannel(
       deps.connection,
-      { name: `warren-worker-${deps.plan.name}`, queues: deps.plan.queues, prefetch: deps.plan.prefetch },
-      (delivery) => this.onDelivery(delivery),
-      (message) => deps.logger.warn({ consumer: deps.plan.name, error: message }, 'consumer channel error'),
+      { name: `warren-worker-${consumer}`, queues: deps.plan.queues, prefetch: deps.plan.prefetch, backoff: deps.resubscribe },
+      {
+        onDelivery: (delivery) => this.onDelivery(delivery),
+        onSubscribed: ({ queue, again, downtimeMs }) => {
+          deps.metrics.subscribed.set({ consumer, queue }, 1);
+          if (!again) return;
+          deps.metrics.resubscribed.inc({ consumer, queue });
+          deps.logger.info({ consumer, queue, downtimeMs }, 'consumer subscribed again');
+        },
+        onLost: ({ queue, reason }) => {
+          deps.metrics.subscribed.set({ consumer, queue }, 0);
+          if (this.stopping.signal.aborted) return;
+          deps.logger.warn({ consumer, queue, reason }, 'consumer not subscribed; re-subscribing with backoff');
+        },
+        onRetryFailed: ({ queue, reason, failures, retryInMs }) => {
+          if (this.stopping.signal.aborted) return;
+          deps.logger.warn({ consumer, queue, reason, failures, retryInMs }, 'consumer still not subscribed');
+        },
+      },
     );
   }
 
   get name(): string {
     return this.deps.plan.name;
+  }
+
+  /** Each of this consumer's queues: subscribed or not, and why not. */
+  get subscriptions(): SubscriptionStatus[] {
+    return this.channel.status;
   }
 
   async start(): Promise<void> {
@@ -76,6 +101,7 @@ export class ConsumerRuntime {
   async stop(deadlineMs: number): Promise<void> {
     this.stopping.abort();
     await this.channel.cancel().catch(() => undefined);
+    for (const queue of this.deps.plan.queues) this.deps.metrics.subscribed.set({ consumer: this.name, queue }, 0);
     const drained = await waitAll(this.inFlight, deadlineMs);
     if (!drained) {
       this.deps.logger.warn({ consumer: this.name, inFlight: this.inFlight.size }, 'shutdown deadline passed; releasing unfinished jobs');

@@ -44,6 +44,8 @@ export interface JobState {
   /** Set by dedupe when the job was already done. */
   duplicate: boolean;
   outcome: Outcome | undefined;
+  /** When this delivery first failed (set by retry-in-place or settle). */
+  firstFailedAt?: Date | undefined;
   /** Set by settle when the job goes to the DLQ. */
   deadLetterReason?: string | undefined;
   logger: Logger;

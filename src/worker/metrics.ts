@@ -15,6 +15,9 @@ export class WorkerMetrics {
   readonly duplicates: Counter<'consumer'>;
   readonly released: Counter<'consumer'>;
   readonly inFlight: Gauge<'consumer'>;
+  /** 1 while the consumer consumes from the queue, 0 while it waits to re-subscribe. */
+  readonly subscribed: Gauge<'consumer' | 'queue'>;
+  readonly resubscribed: Counter<'consumer' | 'queue'>;
   readonly duration: Histogram<'consumer' | 'outcome'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -26,6 +29,18 @@ export class WorkerMetrics {
     this.duplicates = new Counter({ name: 'warren_worker_duplicates_skipped_total', help: 'Deliveries of jobs already done, acked without running', labelNames: ['consumer'], registers });
     this.released = new Counter({ name: 'warren_worker_released_total', help: 'Deliveries left for redelivery (shutdown, lost channel)', labelNames: ['consumer'], registers });
     this.inFlight = new Gauge({ name: 'warren_worker_in_flight', help: 'Deliveries received and not yet settled', labelNames: ['consumer'], registers });
+    this.subscribed = new Gauge({
+      name: 'warren_worker_consumer_subscribed',
+      help: '1 while the consumer is subscribed to the queue, 0 while it is not (cancelled by the broker, channel or connection lost)',
+      labelNames: ['consumer', 'queue'],
+      registers,
+    });
+    this.resubscribed = new Counter({
+      name: 'warren_worker_consumer_resubscribes_total',
+      help: 'Times the consumer subscribed to the queue again after losing it',
+      labelNames: ['consumer', 'queue'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'warren_worker_handler_duration_seconds',
       help: 'Time from receipt to settle, by outcome',
@@ -46,8 +61,14 @@ export class WorkerMetrics {
   }
 }
 
-/** `/metrics` (Prometheus text) and `/healthz` (200 while `healthy()`), on all interfaces unless told otherwise. */
-export async function startMetricsServer(metrics: WorkerMetrics, port: number, healthy: () => boolean, host = '0.0.0.0'): Promise<Server> {
+/** What `/healthz` answers: 200 with the body while `healthy`, else 503. */
+export interface HealthReport {
+  healthy: boolean;
+  body: Record<string, unknown>;
+}
+
+/** `/metrics` (Prometheus text) and `/healthz` (200 while healthy, else 503 saying why), on all interfaces unless told otherwise. */
+export async function startMetricsServer(metrics: WorkerMetrics, port: number, health: () => HealthReport, host = '0.0.0.0'): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
@@ -64,9 +85,9 @@ export async function startMetricsServer(metrics: WorkerMetrics, port: number, h
       return;
     }
     if (req.method === 'GET' && path === '/healthz') {
-      const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+      const report = health();
+      res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(report.body));
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });

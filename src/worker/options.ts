@@ -15,6 +15,10 @@ export interface WorkerOptions {
   workerId?: string;
   /** How often a delivery re-tries a busy claim. @defaultValue 250 */
   claimPollMs?: number;
+  /** First wait before re-subscribing a consumer the broker cancelled (doubles per failed try, with jitter). @defaultValue 250 */
+  resubscribeInitialMs?: number;
+  /** Longest wait between re-subscribe tries. @defaultValue 10_000 */
+  resubscribeMaxMs?: number;
 }
 
 export interface ResolvedWorkerOptions {
@@ -23,12 +27,16 @@ export interface ResolvedWorkerOptions {
   metricsPort: number;
   workerId: string;
   claimPollMs: number;
+  resubscribeInitialMs: number;
+  resubscribeMaxMs: number;
 }
 
 export const WORKER_DEFAULTS = {
   shutdownTimeoutMs: 10_000,
   metricsPort: 0,
   claimPollMs: 250,
+  resubscribeInitialMs: 250,
+  resubscribeMaxMs: 10_000,
   timeoutMs: 30_000,
   leaseMarginMs: 5_000,
 } as const;
@@ -40,10 +48,14 @@ export function resolveWorkerOptions(options: WorkerOptions, fallback: { urls: s
     metricsPort: options.metricsPort ?? WORKER_DEFAULTS.metricsPort,
     workerId: options.workerId ?? fallback.workerId,
     claimPollMs: options.claimPollMs ?? WORKER_DEFAULTS.claimPollMs,
+    resubscribeInitialMs: options.resubscribeInitialMs ?? WORKER_DEFAULTS.resubscribeInitialMs,
+    resubscribeMaxMs: options.resubscribeMaxMs ?? WORKER_DEFAULTS.resubscribeMaxMs,
   };
   requireInteger('shutdownTimeoutMs', resolved.shutdownTimeoutMs, 0);
   requireInteger('metricsPort', resolved.metricsPort, 0, 65_535);
   requireInteger('claimPollMs', resolved.claimPollMs, 1);
+  requireInteger('resubscribeInitialMs', resolved.resubscribeInitialMs, 1);
+  requireInteger('resubscribeMaxMs', resolved.resubscribeMaxMs, resolved.resubscribeInitialMs);
   if (resolved.urls.length === 0) throw new RangeError('worker: at least one broker URL is required');
   return resolved;
 }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../log.ts';
 import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
 import { ConsumerRuntime } from './consumer-runtime.ts';
 import type { WorkerDefinition } from './define.ts';
-import { startMetricsServer, WorkerMetrics } from './metrics.ts';
+import { startMetricsServer, WorkerMetrics, type HealthReport } from './metrics.ts';
 import { resolveConsumerSettings, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 
 export const WorkerState = {
@@ -22,6 +22,24 @@ export const WorkerState = {
   Stopped: 'stopped',
 } as const;
 export type WorkerState = (typeof WorkerState)[keyof typeof WorkerState];
+
+/** One queue of one consumer that is not consumed right now. */
+export interface UnsubscribedQueue {
+  consumer: string;
+  queue: string;
+  /** The latest reason (broker cancel, missing queue, lost connection, …). */
+  reason: string;
+  /** ISO time since which it is not subscribed. */
+  since: string;
+}
+
+export interface WorkerHealth {
+  /** Running, connected, and every queue of every consumer subscribed. */
+  healthy: boolean;
+  state: WorkerState;
+  connected: boolean;
+  unsubscribed: UnsubscribedQueue[];
+}
 
 export interface WorkerInit extends WorkerOptions {
   logger?: Logger;
@@ -77,8 +95,26 @@ export class Worker {
     return typeof address === 'object' && address !== null ? address.port : undefined;
   }
 
+  /**
+   * Never healthy while consuming nothing: the worker must be running, its
+   * consuming connection up, and every queue of every consumer (each shard
+   * queue of a sharded one) subscribed.
+   */
   get healthy(): boolean {
-    return this.currentState === WorkerState.Running && this.consumeConnection?.state.connected === true;
+    return this.health().healthy;
+  }
+
+  health(): WorkerHealth {
+    const connected = this.consumeConnection?.state.connected === true;
+    const unsubscribed: UnsubscribedQueue[] = [];
+    for (const runtime of this.runtimes) {
+      for (const status of runtime.subscriptions) {
+        if (status.subscribed) continue;
+        unsubscribed.push({ consumer: runtime.name, queue: status.queue, reason: status.reason ?? 'not subscribed', since: status.since.toISOString() });
+      }
+    }
+    const healthy = this.currentState === WorkerState.Running && connected && this.runtimes.length > 0 && unsubscribed.length === 0;
+    return { healthy, state: this.currentState, connected, unsubscribed };
   }
 
   start(): Promise<void> {
@@ -132,12 +168,13 @@ export class Worker {
           metrics: this.metrics,
           logger: this.logger,
           claimPollMs: this.options.claimPollMs,
+          resubscribe: { initialMs: this.options.resubscribeInitialMs, maxMs: this.options.resubscribeMaxMs },
         }),
       );
     }
     await Promise.all(this.runtimes.map((runtime) => runtime.start()));
     if (this.options.metricsPort > 0) {
-      this.server = await startMetricsServer(this.metrics, this.options.metricsPort, () => this.healthy);
+      this.server = await startMetricsServer(this.metrics, this.options.metricsPort, () => this.healthReport());
     }
     if (this.stopping) return;
     this.currentState = WorkerState.Running;
@@ -161,6 +198,16 @@ export class Worker {
     }
     this.currentState = WorkerState.Stopped;
     this.logger.info({ workerId: this.options.workerId }, 'worker stopped');
+  }
+
+  /** `/healthz`: `{"status":"ok"}`, or 503 naming every queue not consumed and why. */
+  private healthReport(): HealthReport {
+    const health = this.health();
+    if (health.healthy) return { healthy: true, body: { status: 'ok' } };
+    return {
+      healthy: false,
+      body: { status: 'unavailable', state: health.state, connected: health.connected, unsubscribed: health.unsubscribed },
+    };
   }
 
   private async storeFor(definition: WorkerDefinition, fallback: IdempotencyStore): Promise<IdempotencyStore> {

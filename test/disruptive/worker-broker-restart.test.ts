@@ -21,6 +21,9 @@ consumers:
 let node: PrivateNode;
 let worker: Worker | undefined;
 const handled = new Set<number>();
+// Closed while the broker stops, so the restart lands mid-stream however slow the machine is.
+let gate: Promise<void> | undefined;
+let openGate: () => void = () => undefined;
 
 beforeAll(async () => {
   node = await startPrivateNode();
@@ -41,6 +44,7 @@ describe('broker restart while a worker runs', () => {
           schema: z.object({ n: z.number().int() }),
           handle: async ({ n }) => {
             await new Promise((resolve) => setTimeout(resolve, 50));
+            await gate;
             handled.add(n);
           },
         }),
@@ -54,14 +58,19 @@ describe('broker restart while a worker runs', () => {
     await publisher.close();
 
     await waitFor('some jobs handled', () => handled.size >= 50, 30_000, 5);
+    gate = new Promise<void>((resolve) => (openGate = resolve));
     await node.ctl('stop_app');
     // The restart happened mid-stream, not after it.
     expect(handled.size).toBeLessThan(JOBS);
+    openGate();
     await waitFor('the worker to see the broker go', () => worker?.healthy === false, 10_000);
+    // A lost connection ends every subscription, and health says which.
+    await waitFor('the consumer reported unsubscribed', () => worker?.health().unsubscribed.some((u) => u.consumer === 'steady' && u.queue === 'steady') === true, 10_000);
     await node.ctl('start_app');
     await node.ctl('await_startup');
 
     await waitFor(`all ${JOBS} jobs handled after the restart`, () => handled.size === JOBS, 90_000, 100);
-    expect(worker.healthy).toBe(true);
+    expect(worker.health()).toMatchObject({ healthy: true, connected: true, unsubscribed: [] });
+    expect(await worker.metrics.registry.getSingleMetricAsString('warren_worker_consumer_resubscribes_total')).toMatch(/consumer="steady",queue="steady"} [1-9]/);
   });
 });

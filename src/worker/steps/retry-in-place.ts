@@ -26,6 +26,7 @@ export function retryInPlaceStep(options: RetryInPlaceOptions): Step<JobState> {
         await next();
         return;
       } catch (error) {
+        if (!(error instanceof ReleasedError)) ctx.firstFailedAt ??= new Date();
         const retryable =
           !(error instanceof ReleasedError) &&
           immediateDeadLetterReason(error, options.isRetryable) === undefined &&

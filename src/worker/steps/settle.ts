@@ -39,6 +39,8 @@ export function settleStep(options: SettleOptions): Step<JobState> {
 async function settleFailure(ctx: JobState, error: unknown, options: SettleOptions): Promise<JobState['outcome']> {
   if (error instanceof ReleasedError) return 'released';
   ctx.logger.debug({ err: error }, 'attempt failed');
+  const now = (options.now ?? (() => new Date()))();
+  ctx.firstFailedAt ??= now;
   const reason = immediateDeadLetterReason(error, options.isRetryable);
   const decision = reason === undefined ? decideRetry(ctx.attempt, options.plan.retry, options.plan.shards !== undefined) : undefined;
   try {
@@ -47,7 +49,7 @@ async function settleFailure(ctx: JobState, error: unknown, options: SettleOptio
         exchange: '',
         routingKey: decision.queue,
         content: ctx.delivery.content,
-        options: publishOptions(ctx.delivery, retryHeaders(ctx.headers, decision.nextAttempt)),
+        options: copyOptions(ctx.delivery, retryHeaders(ctx.headers, decision.nextAttempt, ctx.firstFailedAt)),
       });
       return ctx.delivery.ack() ? 'retried' : 'unsettled';
     }
@@ -57,7 +59,7 @@ async function settleFailure(ctx: JobState, error: unknown, options: SettleOptio
       exchange: options.plan.deadLetter.exchange,
       routingKey: ctx.delivery.routingKey,
       content: ctx.delivery.content,
-      options: publishOptions(ctx.delivery, deadLetterHeaders(ctx.headers, failureOf(ctx, error, finalReason, options))),
+      options: copyOptions(ctx.delivery, deadLetterHeaders(ctx.headers, failureOf(ctx, error, finalReason, options, now))),
     });
     return ctx.delivery.ack() ? 'dead-lettered' : 'unsettled';
   } catch (publishError) {
@@ -70,7 +72,7 @@ async function settleFailure(ctx: JobState, error: unknown, options: SettleOptio
   }
 }
 
-function failureOf(ctx: JobState, error: unknown, reason: DeadLetterReason, options: SettleOptions) {
+function failureOf(ctx: JobState, error: unknown, reason: DeadLetterReason, options: SettleOptions, now: Date) {
   const err = error instanceof Error ? error : new Error(String(error));
   return {
     reason,
@@ -79,19 +81,30 @@ function failureOf(ctx: JobState, error: unknown, reason: DeadLetterReason, opti
     worker: options.workerId,
     consumer: options.plan.name,
     deliveredFrom: { exchange: ctx.delivery.exchange, routingKey: ctx.delivery.routingKey },
-    now: (options.now ?? (() => new Date()))(),
+    now,
+    firstFailedAt: ctx.firstFailedAt,
   };
 }
 
-/** The original properties, untouched except for the headers (and a message id when it had none). */
-export function publishOptions(delivery: IncomingDelivery, headers: Headers): Options.Publish & { messageId: string } {
+/** Properties a retry or DLQ copy keeps from the original delivery. */
+const KEPT_PROPERTIES = ['contentType', 'contentEncoding', 'priority', 'correlationId', 'replyTo', 'timestamp', 'type', 'appId'] as const;
+
+/**
+ * The properties of a retry or DLQ copy: the original ones with new headers
+ * (and a message id when it had none), always persistent and never with a
+ * per-message `expiration`. A copy is the only trace of a job that failed:
+ * a transient original must not make its dead letter vanish on a broker
+ * restart, and the original's TTL must neither expire a dead letter nor cut
+ * a retry tier's delay short (the tier's queue TTL alone decides that).
+ */
+export function copyOptions(delivery: IncomingDelivery, headers: Headers): Options.Publish & { messageId: string } {
   const p = delivery.properties;
   const options: Options.Publish = { headers };
-  for (const key of ['contentType', 'contentEncoding', 'deliveryMode', 'priority', 'correlationId', 'replyTo', 'expiration', 'timestamp', 'type', 'appId'] as const) {
+  for (const key of KEPT_PROPERTIES) {
     const value = p[key];
     if (value !== undefined && value !== null) (options as Record<string, unknown>)[key] = value;
   }
-  return { ...options, messageId: jobIdOf(delivery) };
+  return { ...options, deliveryMode: 2, messageId: jobIdOf(delivery) };
 }
 
 /** The job id: `messageId`, else a hash of the body (so a redelivery maps to the same id). */
