@@ -1,13 +1,13 @@
-import { defineWorker } from '../src/worker/index.ts';
-import { OrderCreated, pause } from './_orders.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineWorker } from '../src/index.ts';
+import type { ConsumerPayloads } from './_jobs.ts';
 
 /** Slow (~200 ms a record): creates the pick list. Its backlog stays in its own queue. */
-export default defineWorker({
+export default defineWorker<ConsumerPayloads['warehouse']>({
   consumer: 'warehouse',
-  schema: OrderCreated,
   timeoutMs: 10_000,
   handle: async (order, ctx) => {
-    await pause(200, ctx.signal);
+    await sleep(200, undefined, { signal: ctx.signal });
     ctx.logger.debug({ orderId: order.orderId, lines: order.items.length }, 'pick list created');
   },
 });

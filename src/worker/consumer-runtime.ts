@@ -5,6 +5,7 @@ import type { BrokerConnection } from '../broker/connection.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
 import { attemptOf, HEADERS, type Headers } from '../message/headers.ts';
+import type { JobType } from '../producer/job-types.ts';
 import type { ConsumerPlan } from '../topology/plan.ts';
 import type { CopyPublisher, IncomingDelivery, JobState } from './context.ts';
 import type { WorkerDefinition } from './define.ts';
@@ -24,6 +25,8 @@ import { validateStep } from './steps/validate.ts';
 export interface ConsumerRuntimeDeps {
   definition: WorkerDefinition;
   plan: ConsumerPlan;
+  /** The topology's job types: payloads are validated against their JSON Schemas. */
+  jobTypes: ReadonlyMap<string, JobType>;
   settings: ConsumerSettings;
   store: IdempotencyStore;
   connection: BrokerConnection;
@@ -116,7 +119,7 @@ export class ConsumerRuntime {
     const settle = settleStep({ plan, publisher, workerId, isRetryable: settings.isRetryable });
     const dedupe = dedupeStep({ store, consumer: plan.name, leaseMs: settings.leaseMs, pollMs: this.deps.claimPollMs, signal: this.stopping.signal });
     const handle = handleStep({ definition, timeoutMs: settings.timeoutMs, hardStop: this.hardStop.signal });
-    const steps = [settle, stopGateStep(this.stopping.signal), decodeStep, validateStep(definition.schema)];
+    const steps = [settle, stopGateStep(this.stopping.signal), decodeStep, validateStep({ jobTypes: this.deps.jobTypes, schema: definition.schema })];
     if (this.ordered) {
       steps.push(
         retryInPlaceStep({

@@ -26,12 +26,19 @@ export interface JobContext {
 /** A store, or a factory called once when the worker starts (so importing a module opens nothing). */
 export type IdempotencyOption = IdempotencyStore | (() => IdempotencyStore | Promise<IdempotencyStore>);
 
-export interface WorkerSpec<Schema extends z.ZodType> {
+export interface WorkerSpec<Payload = unknown> {
   /** A consumer of the topology file: queues, prefetch, retries and DLQ come from there. */
   consumer: string;
-  /** Types and validates the payload; a failure dead-letters the message at once. */
-  schema: Schema;
-  handle(payload: z.output<Schema>, ctx: JobContext): Promise<void> | void;
+  /**
+   * Optional, a stricter check of your own. Every payload is first checked
+   * against its job type's JSON Schema in the topology file (the message's
+   * `type`); this zod schema then runs too, and its output is what the
+   * handler gets. A failure of either dead-letters the message at once.
+   * Without it, type the payload with the generated types:
+   * `defineWorker<ConsumerPayloads['name']>({ … })` (`warren types`).
+   */
+  schema?: z.ZodType<Payload>;
+  handle(payload: Payload, ctx: JobContext): Promise<void> | void;
   /** Handlers in flight at once. @defaultValue the consumer's prefetch */
   concurrency?: number;
   /** A handler running longer is aborted and retried. @defaultValue 30_000 */
@@ -50,7 +57,7 @@ const WORKER_DEFINITION = Symbol.for('warren.worker-definition');
 export interface WorkerDefinition {
   readonly [WORKER_DEFINITION]: true;
   readonly consumer: string;
-  readonly schema: z.ZodType;
+  readonly schema?: z.ZodType | undefined;
   handle(payload: unknown, ctx: JobContext): Promise<void> | void;
   readonly concurrency?: number | undefined;
   readonly timeoutMs?: number | undefined;
@@ -59,11 +66,15 @@ export interface WorkerDefinition {
   readonly isRetryable?: ((error: unknown) => boolean) | undefined;
 }
 
-/** Typed helper for worker modules: `export default defineWorker({...})`. */
-export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema>): WorkerDefinition {
+/**
+ * Typed helper for worker modules: `export default defineWorker({...})`.
+ * The payload type comes from the explicit type argument (the generated
+ * `ConsumerPayloads['name']`), else from `schema`, else `unknown`.
+ */
+export function defineWorker<Payload = unknown>(spec: WorkerSpec<Payload>): WorkerDefinition {
   return {
     ...spec,
-    handle: (payload, ctx) => spec.handle(payload as z.output<Schema>, ctx),
+    handle: (payload, ctx) => spec.handle(payload as Payload, ctx),
     [WORKER_DEFINITION]: true,
   };
 }

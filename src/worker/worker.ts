@@ -8,6 +8,7 @@ import { BrokerUnavailableError } from '../errors.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { buildJobTypes, type JobType } from '../producer/job-types.ts';
 import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
 import { ConsumerRuntime } from './consumer-runtime.ts';
 import type { WorkerDefinition } from './define.ts';
@@ -67,6 +68,7 @@ export class Worker {
   private readonly runtimes: ConsumerRuntime[] = [];
   private readonly ownedStores: IdempotencyStore[] = [];
   private server: Server | undefined;
+  private readonly jobTypes: ReadonlyMap<string, JobType>;
 
   constructor(
     private readonly definitions: readonly WorkerDefinition[],
@@ -79,6 +81,8 @@ export class Worker {
     this.logger = init.logger ?? createLogger('warren-worker');
     this.metrics = new WorkerMetrics({ defaultMetrics: init.defaultMetrics ?? this.options.metricsPort > 0 });
     for (const definition of definitions) resolveConsumerSettings(definition, this.consumerPlan(definition));
+    // Compiled once here, shared by every consumer of this process.
+    this.jobTypes = buildJobTypes(plan.jobs);
   }
 
   get state(): WorkerState {
@@ -160,6 +164,7 @@ export class Worker {
         new ConsumerRuntime({
           definition,
           plan: this.consumerPlan(definition),
+          jobTypes: this.jobTypes,
           settings: resolveConsumerSettings(definition, this.consumerPlan(definition)),
           store: await this.storeFor(definition, defaultStore),
           connection: this.consumeConnection,

@@ -42,4 +42,10 @@ describe('generated payload types', () => {
     expect(expected.size).toBeGreaterThan(0);
     expect(Object.fromEntries([...actual].map(([line, codes]) => [line, [...new Set(codes)].join(',')]))).toEqual(Object.fromEntries(expected));
   });
+
+  it('handlers: a misspelt, mistyped or not-routed field does not compile; narrowing a union payload does', { timeout: 120_000 }, () => {
+    const { expected, actual } = compile('test/fixtures/types/handler.ts');
+    expect(expected.size).toBeGreaterThan(0);
+    expect(Object.fromEntries([...actual].map(([line, codes]) => [line, [...new Set(codes)].join(',')]))).toEqual(Object.fromEntries(expected));
+  });
 });
