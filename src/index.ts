@@ -56,6 +56,8 @@ export {
   WorkerState,
   type IdempotencyOption,
   type JobContext,
+  type JobOutcome,
+  type JobSettledEvent,
   type WorkerDefinition,
   type WorkerInit,
   type WorkerOptions,
