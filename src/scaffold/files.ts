@@ -43,7 +43,12 @@ export interface PackageJsonMerge {
  * package (`"type": "module"`), which the scaffold's files are.
  */
 export function mergePackageJson(existing: Record<string, unknown> | undefined, name: string, warrenVersion: string): PackageJsonMerge {
-  const manifest: Record<string, unknown> = existing === undefined ? { name, version: '0.1.0', private: true, type: 'module' } : { ...existing };
+  const fresh = { name, version: '0.1.0', private: true, type: 'module' };
+  // A manifest with dependencies only is what `npm install warren` leaves in
+  // an empty directory: no code of the user's relies on it yet, so it gets
+  // what a new project gets (an ES module package).
+  const bare = existing !== undefined && Object.keys(existing).every((key) => DEPENDENCY_KEYS.has(key));
+  const manifest: Record<string, unknown> = existing === undefined ? fresh : bare ? { ...fresh, ...existing } : { ...existing };
   const currentScripts = record(manifest.scripts);
   const addedScripts = Object.keys(scripts).filter((script) => !(script in currentScripts));
   manifest.scripts = { ...scripts, ...currentScripts };
@@ -55,6 +60,8 @@ export function mergePackageJson(existing: Record<string, unknown> | undefined, 
   manifest.devDependencies = { ...pick(wanted.devDependencies, (pkg) => !has(pkg)), ...currentDevDeps };
   return { manifest, addedScripts };
 }
+
+const DEPENDENCY_KEYS = new Set(['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']);
 
 /** A directory name → a valid npm package name. */
 export function packageNameFor(directory: string): string {

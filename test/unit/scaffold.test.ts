@@ -35,6 +35,15 @@ describe('warren init scaffold', () => {
     expect(manifest.devDependencies).toMatchObject({ typescript: '5.4.0', tsx: '^4.20.0' });
   });
 
+  it('a package.json with dependencies only (what `npm install warren` leaves) becomes a new ES module project', () => {
+    const { manifest } = mergePackageJson({ dependencies: { warren: 'file:warren.tgz' } }, 'svc', '1.2.3');
+    expect(manifest).toMatchObject({ name: 'svc', type: 'module', dependencies: { warren: 'file:warren.tgz' } });
+  });
+
+  it('an existing project without "type" is left as it is', () => {
+    expect(mergePackageJson({ name: 'old', main: 'index.js' }, 'svc', '1.2.3').manifest.type).toBeUndefined();
+  });
+
   it.each([
     ['My Service', 'my-service'],
     ['.hidden', 'hidden'],
