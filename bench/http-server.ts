@@ -21,6 +21,7 @@ if (mode === 'warren') {
     amqpUrls: [amqpUrl],
     port: 0,
     apiTokens: undefined,
+    insecure: true,
     logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
   });
   for (let i = 0; i < 100 && (await fetch(`${producer.url}/readyz`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));

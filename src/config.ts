@@ -12,6 +12,8 @@ const Env = z.object({
   DATABASE_URL: z.string().optional(),
   WARREN_API_TOKENS: z.string().optional(),
   WARREN_BODY_LIMIT: z.string().default('1mb'),
+  WARREN_INSECURE: z.enum(['', '0', '1', 'true', 'false']).default(''),
+  HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -23,6 +25,9 @@ export interface WarrenConfig {
   databaseUrl: string | undefined;
   apiTokens: string | undefined;
   bodyLimit: string;
+  /** `WARREN_INSECURE=1`: the producer may run without tokens (every route open). */
+  insecure: boolean;
+  host: string;
   port: number;
   logLevel: string;
 }
@@ -41,6 +46,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WarrenConfig {
     databaseUrl: e.DATABASE_URL,
     apiTokens: e.WARREN_API_TOKENS,
     bodyLimit: e.WARREN_BODY_LIMIT,
+    insecure: e.WARREN_INSECURE === '1' || e.WARREN_INSECURE === 'true',
+    host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -5,6 +5,7 @@ import { runDemo } from '../demo/run.ts';
 import { startLiveView } from '../up/live.ts';
 import { startUp, type UpSession } from '../up/session.ts';
 import { fallbackAllowed } from '../broker/find-broker.ts';
+import { loadConfig } from '../config.ts';
 import { CliExit, EXIT } from './exit.ts';
 
 /**
@@ -20,7 +21,8 @@ export function registerUpCommands(program: Command): void {
     .option('--port <n>', 'producer port (default: PORT or 8080)', parseCount('--port'))
     .option('--host <address>', 'producer address', '127.0.0.1')
     .option('--interval <ms>', 'live view refresh (default: 1000 on a terminal, 5000 otherwise)', parseCount('--interval'))
-    .action(async (flags: { topology: string; port?: number; host: string; interval?: number }) => {
+    .option('--insecure', 'no admin token of its own: the producer uses WARREN_API_TOKENS if set, else runs with every route open (also WARREN_INSECURE=1)')
+    .action(async (flags: { topology: string; port?: number; host: string; interval?: number; insecure?: boolean }) => {
       // Listening from the start: a Ctrl-C while starting stops everything once it is up.
       const signal = untilSignal();
       let signalled = false;
@@ -35,6 +37,7 @@ export function registerUpCommands(program: Command): void {
           fallback: fallbackAllowed(process.env, true),
           port: flags.port ?? Number(process.env.PORT ?? 8080),
           host: flags.host,
+          insecure: flags.insecure === true || loadConfig().insecure,
           say: (line) => process.stderr.write(`${line}\n`),
         }),
       );
@@ -46,6 +49,7 @@ export function registerUpCommands(program: Command): void {
       }
       const view = startLiveView(session, {
         tty: process.stdout.isTTY === true,
+        insecure: session.producer.insecure,
         ...(flags.interval !== undefined && { intervalMs: flags.interval }),
         write: (text) => process.stdout.write(text),
       });

@@ -64,6 +64,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const started = Date.now();
     const sent = await sendOrders(session, orders, options);
     createdIds = sent.createdIds.filter((i) => i !== undefined);
+    if (sent.refused.length > 0) {
+      // Every demo job is valid: a refusal means the run is broken (auth,
+      // limits), and the queues could never drain to the expected counts.
+      options.say(`!! sending failed: ${sent.refused.length} of ${sent.sent} jobs refused (${sent.refused[0]}); not waiting for the queues to drain`);
+      return { ok: false, problems: [`${sent.refused.length} of ${sent.sent} jobs were not accepted: ${sent.refused.slice(0, 3).join('; ')}`] };
+    }
     const expected = expectedDeliveries(session.plan, new Map([['order.created', orders.length], ['order.cancelled', sent.cancelledCount]]));
     const running = new Set(session.workers.map((w) => w.consumer));
     const drainStart = Date.now();
@@ -122,10 +128,13 @@ async function sendOrders(session: UpSession, orders: readonly DemoOrder[], opti
   const progress = progressLine(options);
   const cancellations = orders.flatMap((o) => (o.cancelled ? [o.cancelled] : []));
   const total = orders.length + cancellations.length;
+  const token = session.token;
   const created = await sendJobs(session.producer.url, 'order.created', orders.map((o) => o.created), {
+    ...(token !== undefined && { token }),
     onProgress: (n) => progress(`sending orders over REST: ${n}/${total} accepted`),
   });
-  const cancelled = await sendJobs(session.producer.url, 'order.cancelled', cancellations, {
+  const cancelled = created.refused.length > 0 ? { ids: [], refused: [] } : await sendJobs(session.producer.url, 'order.cancelled', cancellations, {
+    ...(token !== undefined && { token }),
     onProgress: (n) => progress(`sending orders over REST: ${orders.length + n}/${total} accepted`),
   });
   const accepted = [...created.ids, ...cancelled.ids].filter((i) => i !== undefined).length;

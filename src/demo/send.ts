@@ -2,6 +2,8 @@
  * Sends payloads to the producer's batch route, a few batches at a time.
  * Items the producer answers 503 for (in-flight limit, broker blocked) are
  * sent again after its Retry-After; any other refusal is final and reported.
+ * A whole batch refused for a reason that holds for every batch (401, 403,
+ * 413, 415…) stops the sending at once: the rest would be refused the same.
  */
 export interface SendResult {
   /** Job id per payload index; `undefined` when refused. */
@@ -10,6 +12,8 @@ export interface SendResult {
 }
 
 export interface SendOptions {
+  /** Bearer token for the producer. */
+  token?: string;
   batchSize?: number;
   concurrency?: number;
   onProgress?: (sent: number) => void;
@@ -28,11 +32,20 @@ export async function sendJobs(producerUrl: string, jobType: string, payloads: r
   const refused: SendResult['refused'] = [];
   let pending = payloads.map((_, index) => index);
   let sent = 0;
-  for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
+  // Set from inside the batch lanes; read through a function, which TypeScript does not narrow.
+  let halted: { status: number; message: string } | undefined;
+  const haltReason = () => halted;
+  for (let round = 0; pending.length > 0 && round < MAX_ROUNDS && haltReason() === undefined; round++) {
     const retry: number[] = [];
     const batches = chunk(pending, batchSize);
+    const unsent = new Set(pending);
     await forEachLimited(batches, options.concurrency ?? 4, async (indexes) => {
-      const outcome = await postBatch(producerUrl, jobType, indexes.map((i) => payloads[i]));
+      if (haltReason() !== undefined) return;
+      indexes.forEach((index) => unsent.delete(index));
+      const outcome = await postBatch(producerUrl, jobType, indexes.map((i) => payloads[i]), options.token);
+      if (outcome.results === undefined && outcome.status >= 400 && outcome.status < 500) {
+        halted ??= { status: outcome.status, message: outcome.error?.message ?? 'refused' };
+      }
       indexes.forEach((payloadIndex, position) => {
         const result = outcome.results?.[position];
         if (result?.status === 202 && result.id) {
@@ -48,16 +61,26 @@ export async function sendJobs(producerUrl: string, jobType: string, payloads: r
       if (outcome.retryAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, outcome.retryAfterMs));
     });
     pending = retry;
+    const reason = haltReason();
+    if (reason !== undefined) {
+      for (const index of [...unsent, ...retry]) refused.push({ index, status: reason.status, message: `not sent: ${reason.message}` });
+      pending = [];
+    }
   }
   for (const index of pending) refused.push({ index, status: 503, message: `still refused after ${MAX_ROUNDS} rounds` });
   return { ids, refused };
 }
 
-async function postBatch(producerUrl: string, jobType: string, items: unknown[]): Promise<BatchResponse & { status: number; retryAfterMs: number }> {
+async function postBatch(
+  producerUrl: string,
+  jobType: string,
+  items: unknown[],
+  token: string | undefined,
+): Promise<BatchResponse & { status: number; retryAfterMs: number }> {
   try {
     const response = await fetch(`${producerUrl}/v1/jobs/${encodeURIComponent(jobType)}/batch`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(token !== undefined && { authorization: `Bearer ${token}` }) },
       body: JSON.stringify(items),
       signal: AbortSignal.timeout(60_000),
     });

@@ -23,7 +23,16 @@ export const BatchResult = z.object({
   ),
 });
 
+/** The paging fields of every list (`GET /v1/jobs`, `GET /v1/queues`). */
+const PageFields = {
+  total: z.number().int(),
+  offset: z.number().int(),
+  limit: z.number().int(),
+  nextOffset: z.number().int().optional(),
+};
+
 export const JobTypeList = z.object({
+  ...PageFields,
   jobs: z.array(
     z.object({
       type: z.string(),
@@ -37,6 +46,7 @@ export const JobTypeList = z.object({
 });
 
 export const QueueList = z.object({
+  ...PageFields,
   vhost: z.string(),
   queues: z.array(
     z.object({
@@ -58,4 +68,6 @@ export const Readiness = z.object({
   ready: z.boolean(),
   connected: z.boolean(),
   blocked: z.string().nullable(),
+  /** Running without API tokens (`--insecure`): every route is open. */
+  insecure: z.boolean(),
 });

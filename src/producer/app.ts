@@ -11,11 +11,13 @@ import { dlqRouter } from '../dlq/http.ts';
 import type { Logger } from '../log.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { requireScope, type parseApiTokens } from './auth.ts';
-import { ApiError, errorHandler, sendApiError } from './http-errors.ts';
+import { ApiError, errorHandler, managementApiError, scrubServerErrors, sendApiError } from './http-errors.ts';
 import { jobRoutes } from './job-routes.ts';
 import type { JobType } from './job-types.ts';
+import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
+import { pageOf, pageQuery, parsePageQuery } from './pagination.ts';
 import { queueLag } from './queue-lag.ts';
 
 export interface AppDeps {
@@ -33,28 +35,58 @@ export interface AppDeps {
   bodyLimit: string;
   maxBatchItems: number;
   retryAfterSeconds: number;
+  /** Running without tokens by explicit choice: said in `/readyz`, and only loopback Host names are served when bound to loopback. */
+  insecure: boolean;
+  /** The address the server binds. */
+  host: string;
 }
+
+/** Hard maximum (and default) page sizes of the list routes: the bound on one response. */
+export const PAGE_LIMITS = {
+  /** `GET /v1/jobs`: each entry carries its payload schema. */
+  jobs: { max: 100 },
+  /** `GET /v1/queues`: ~200 bytes per queue. */
+  queues: { max: 500 },
+} as const;
+
+/** DLQ request bodies are small option objects. */
+const DLQ_BODY_LIMIT = '64kb';
 
 /** The producer's express app. Everything a request needs is built here, once. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(scrubServerErrors);
   app.use(helmet());
   app.use(requestLogger(deps.logger));
   app.use(countRequests(deps.metrics));
+  if (deps.insecure && isLoopback(deps.host)) app.use(loopbackHostOnly);
+  // The content rule, for every route (DLQ included), before any router.
+  app.use(requireJsonContent);
   const enqueue = requireScope(deps.tokens, 'enqueue', deps.retryAfterSeconds);
   const admin = requireScope(deps.tokens, 'admin', deps.retryAfterSeconds);
 
   app.use(jobRoutes({ ...deps, guard: enqueue }));
-  const jobList = JSON.stringify({ jobs: [...deps.jobTypes.values()].map(describeJobType) });
-  app.get('/v1/jobs', enqueue, (_req, res) => {
-    res.type('application/json').send(jobList);
+  const jobEntries = [...deps.jobTypes.values()].map((jobType) => JSON.stringify(describeJobType(jobType)));
+  const jobsQuery = pageQuery(PAGE_LIMITS.jobs);
+  app.get('/v1/jobs', enqueue, (req, res) => {
+    const { items, ...page } = pageOf(jobEntries, parsePageQuery(jobsQuery, req.query));
+    // Entries are serialised once at startup; a page only joins them.
+    res.type('application/json').send(`{"jobs":[${items.join(',')}],${JSON.stringify(page).slice(1)}`);
   });
-  app.get('/v1/queues', admin, async (_req, res) => {
-    res.json({ vhost: deps.vhost, queues: await queueLag(deps.management, deps.plan, deps.vhost) });
+  const queuesQuery = pageQuery(PAGE_LIMITS.queues);
+  app.get('/v1/queues', admin, async (req, res) => {
+    const query = parsePageQuery(queuesQuery, req.query);
+    const queues = await queueLag(deps.management, deps.plan, deps.vhost).catch((error: unknown) => {
+      throw managementApiError(error);
+    });
+    const { items, ...page } = pageOf(queues, query);
+    res.json({ vhost: deps.vhost, queues: items, ...page });
   });
-  app.use('/v1/dlq', admin, dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl }));
+  // Parsed here, after the admin check and under the content rule's bounds;
+  // the DLQ router then finds the body already read.
+  app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -62,12 +94,12 @@ export function createApp(deps: AppDeps): Express {
     const state = deps.connection.state;
     const ready = state.connected && state.blocked === undefined;
     if (!ready) res.setHeader('Retry-After', String(deps.retryAfterSeconds));
-    res.status(ready ? 200 : 503).json({ ready, connected: state.connected, blocked: state.blocked ?? null });
+    res.status(ready ? 200 : 503).json({ ready, connected: state.connected, blocked: state.blocked ?? null, insecure: deps.insecure });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  const openApi = JSON.stringify(buildOpenApiDocument(deps.jobTypes.values(), deps));
+  const openApi = JSON.stringify(buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS }));
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApi);
   });
@@ -93,6 +125,24 @@ function describeJobType(jobType: JobType) {
     schema: jobType.jsonSchema,
   };
 }
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const LOOPBACK_HOST_HEADER = /^(?:localhost|[\w-]+\.localhost|127\.\d+\.\d+\.\d+|\[::1\])(?::\d+)?$/i;
+
+/**
+ * An insecure server on loopback serves only requests addressed to a
+ * loopback name. A web page the developer visits could otherwise rebind its
+ * own domain to 127.0.0.1 and call the open admin routes as same-origin.
+ */
+const loopbackHostOnly: RequestHandler = (req, _res, next) => {
+  if (!LOOPBACK_HOST_HEADER.test(req.headers.host ?? '')) {
+    throw new ApiError(403, 'HOST_NOT_ALLOWED', 'an --insecure server on loopback answers only requests to localhost or 127.0.0.1');
+  }
+  next();
+};
 
 /** Class and redacted message only: stacks and broker URLs stay out of logs. */
 function describeUnexpected(error: unknown): { class: string; message: string } {

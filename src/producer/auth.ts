@@ -10,10 +10,14 @@ interface TokenEntry {
   scope: Scope;
 }
 
+/** Tokens of `.env.example` start with this; a server refuses to run with one. */
+export const PLACEHOLDER_TOKEN_PREFIX = 'change-me';
+
 /**
  * `WARREN_API_TOKENS` → token digests. Entries are `token:scope`, comma
  * separated (split on the last colon, so a token may contain one). A bad
- * entry throws without echoing the token.
+ * entry, or one still holding the `.env.example` placeholder, throws without
+ * echoing the token.
  */
 export function parseApiTokens(value: string | undefined): TokenEntry[] {
   if (value === undefined || value.trim() === '') return [];
@@ -24,6 +28,9 @@ export function parseApiTokens(value: string | undefined): TokenEntry[] {
     const scope = colon > 0 ? entry.slice(colon + 1) : '';
     if (token === '' || (scope !== 'enqueue' && scope !== 'admin')) {
       throw new Error(`WARREN_API_TOKENS entry ${index + 1} must be "token:enqueue" or "token:admin"`);
+    }
+    if (token.toLowerCase().startsWith(PLACEHOLDER_TOKEN_PREFIX)) {
+      throw new Error(`WARREN_API_TOKENS entry ${index + 1} is the placeholder of .env.example: replace it with a secret of your own (e.g. openssl rand -hex 32)`);
     }
     return { digest: digest(token), scope };
   });
@@ -46,7 +53,7 @@ export function scopeOf(entries: readonly TokenEntry[], presented: string): Scop
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
-/** Express middleware requiring `scope`; a no-op when no tokens are configured. */
+/** Express middleware requiring `scope`; a no-op without tokens, which only an `insecure` producer allows. */
 export function requireScope(entries: readonly TokenEntry[], scope: Scope, retryAfterSeconds: number): RequestHandler {
   if (entries.length === 0) return (_req, _res, next) => next();
   return (req, res, next) => {

@@ -1,12 +1,13 @@
-import type { ErrorRequestHandler, Response } from 'express';
-import { BrokerUnavailableError, PublishRejectedError, UnroutableError } from '../errors.ts';
-import { redactText } from '../broker/urls.ts';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { BrokerUnavailableError, PublishRejectedError, UnroutableError, WarrenError } from '../errors.ts';
 
 /**
  * The one error shape of every response: `{error: {code, message, details}}`.
  * `ApiError` carries a status; broker errors map to theirs in `toApiError`,
  * and anything unexpected becomes a bare 500 whose text never leaves the
- * process (it is logged, redacted, without a stack in the response).
+ * process (it is logged, redacted, without a stack in the response). A 5xx
+ * body names the failure, never where it happened: no host, port or URL
+ * (`withoutAddresses`, applied to every 5xx the app sends).
  */
 export class ApiError extends Error {
   constructor(
@@ -39,11 +40,57 @@ export function sendApiError(res: Response, error: ApiError, retryAfterSeconds: 
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof UnroutableError) return new ApiError(502, error.code, error.message);
-  if (error instanceof BrokerUnavailableError) return new ApiError(503, error.code, redactText(error.message));
+  if (error instanceof BrokerUnavailableError) return new ApiError(503, error.code, withoutAddresses(error.message));
   // A nack: typically a queue at max-length with reject-publish; it may take jobs again later.
   if (error instanceof PublishRejectedError) return new ApiError(503, error.code, error.message);
   return new ApiError(500, 'INTERNAL', 'internal error');
 }
+
+/**
+ * A failure of the management API as a client sees it: which service failed,
+ * not where it is (the management client's own message names its URL).
+ */
+export function managementApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof BrokerUnavailableError) return new ApiError(503, 'MANAGEMENT_API_UNREACHABLE', 'management API unreachable');
+  if (error instanceof WarrenError && error.code === 'MANAGEMENT_API') {
+    return new ApiError(502, 'MANAGEMENT_API_ERROR', 'the management API answered with an error');
+  }
+  return toApiError(error);
+}
+
+const ADDRESS_PATTERNS: readonly RegExp[] = [
+  // Any URL, credentials or not.
+  /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi,
+  // IPv6, bracketed or bare (at least two colons), with an optional port.
+  /\[[0-9a-f:.]*\](?::\d+)?/gi,
+  /(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?::\d+)?(?![\w:])/gi,
+  // IPv4 with an optional port; name:port.
+  /\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g,
+  /\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*:\d{2,5}\b/gi,
+];
+
+/** Pure: `text` with every URL, IP address and `host:port` replaced by `<address>`. */
+export function withoutAddresses(text: string): string {
+  return ADDRESS_PATTERNS.reduce((result, pattern) => result.replace(pattern, '<address>'), text);
+}
+
+function scrubbed(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return withoutAddresses(value);
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => scrubbed(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubbed(item, depth + 1)]));
+}
+
+/**
+ * Every 5xx JSON body the app sends, whichever router wrote it, leaves
+ * without addresses: the last line of defence behind explicit messages.
+ */
+export const scrubServerErrors: RequestHandler = (_req, res, next) => {
+  const json = res.json.bind(res);
+  res.json = (body: unknown) => json(res.statusCode >= 500 ? scrubbed(body) : body);
+  next();
+};
 
 /** body-parser's failures, by their `type`, in our shape. */
 function fromBodyParser(error: { type?: unknown; status?: unknown; message?: unknown }): ApiError | undefined {

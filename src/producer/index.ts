@@ -11,12 +11,14 @@ import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { createApp } from './app.ts';
 import { parseApiTokens } from './auth.ts';
+import { listenFailure, MissingApiTokensError } from './errors.ts';
 import { buildJobTypes } from './job-types.ts';
 import { createMetrics } from './metrics.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
 export type { ProducerOptions } from './options.ts';
 export { createApp, listRoutes } from './app.ts';
+export { ListenError, MissingApiTokensError } from './errors.ts';
 
 export type ProducerSource = { plan: TopologyPlan; topologyFile?: undefined } | { topologyFile: string; plan?: undefined };
 
@@ -25,6 +27,8 @@ export interface RunningProducer {
   url: string;
   /** The express app (to mount more routes before traffic, or to list its routes). */
   app: Express;
+  /** True when it runs without tokens (`insecure`): every route is open. */
+  insecure: boolean;
   /** Stops taking requests, lets in-flight ones finish, closes the publisher and the connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -34,17 +38,23 @@ export interface RunningProducer {
  * separate from any consumer), a pool of confirm channels, and the express
  * app. It listens at once, without waiting for the broker: until connected
  * it answers 503 and `/readyz` says not ready.
+ *
+ * Closed by default: it binds 127.0.0.1 unless told otherwise, and throws
+ * `MissingApiTokensError` without tokens unless `insecure` is set. A port it
+ * cannot listen on is a `ListenError`, with nothing left running.
  */
 export async function startProducer(input: ProducerSource & ProducerOptions): Promise<RunningProducer> {
-  const plan = input.plan ?? (await loadTopology(input.topologyFile)).plan;
   const config = loadConfig();
+  const tokens = parseApiTokens('apiTokens' in input ? input.apiTokens : config.apiTokens);
+  const insecure = tokens.length === 0;
+  if (insecure && !(input.insecure ?? config.insecure)) throw new MissingApiTokensError();
+  const plan = input.plan ?? (await loadTopology(input.topologyFile)).plan;
   const logger = input.logger ?? createLogger('warren-producer');
   const amqpUrls = urlsForVhost(plan, input.amqpUrls ?? config.amqpUrls);
   const managementUrl = input.managementUrl ?? config.managementUrl;
-  const tokens = parseApiTokens('apiTokens' in input ? input.apiTokens : config.apiTokens);
-  if (tokens.length === 0) {
-    logger.warn('WARREN_API_TOKENS is not set: the producer accepts requests WITHOUT authentication');
-  }
+  const host = input.host ?? config.host;
+  const port = input.port ?? config.port;
+  if (insecure) logger.warn('INSECURE: no API tokens; every route, the admin ones included, is open to whoever reaches the server');
   const connection = new BrokerConnection({ urls: amqpUrls, name: 'warren-producer' });
   connection.on('state', (state, reason) => logger.info({ broker: state, reason }, 'broker connection state'));
   connection.on('connectFailed', (reason) => logger.warn({ reason }, 'broker connection failed'));
@@ -64,15 +74,26 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     bodyLimit: input.bodyLimit ?? config.bodyLimit ?? PRODUCER_DEFAULTS.bodyLimit,
     maxBatchItems: input.maxBatchItems ?? PRODUCER_DEFAULTS.maxBatchItems,
     retryAfterSeconds: input.retryAfterSeconds ?? PRODUCER_DEFAULTS.retryAfterSeconds,
+    insecure,
+    host,
   });
-  const server = await listen(app, input.host ?? '127.0.0.1', input.port ?? config.port);
-  const { address, port } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  logger.info({ url, jobTypes: plan.jobs.map((job) => job.type) }, 'producer listening');
+  let server: Server;
+  try {
+    server = await listen(app, host, port);
+  } catch (error) {
+    // Nothing may keep the process alive after a failed start (the broker connection would, forever).
+    await publisher.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    throw listenFailure(host, port, error);
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
+  logger.info({ url, insecure, jobTypes: plan.jobs.map((job) => job.type) }, 'producer listening');
   let closing: Promise<void> | undefined;
   return {
     url,
     app,
+    insecure,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

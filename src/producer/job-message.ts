@@ -41,8 +41,14 @@ export function buildJobMessage(input: JobMessageInput): OutgoingMessage {
   };
 }
 
-/** Idempotency keys and correlation ids: visible ASCII, bounded, so they fit AMQP shortstr (255). */
-const TOKEN_HEADER = /^[\x21-\x7e]{1,200}$/;
+/**
+ * Idempotency keys and correlation ids become the `messageId` and
+ * `correlationId` properties, AMQP short strings (≤ 255 bytes): visible
+ * ASCII only (no CR/LF, no bytes that change length when encoded), at most
+ * 200 characters, which leaves room for a batch item's `:index` suffix.
+ */
+export const ID_HEADER_MAX = 200;
+const TOKEN_HEADER = new RegExp(`^[\\x21-\\x7e]{1,${ID_HEADER_MAX}}$`);
 
 /** A header value we accept as an id, `undefined` when absent, `null` when malformed. */
 export function idHeader(value: string | string[] | undefined): string | undefined | null {

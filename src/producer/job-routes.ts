@@ -3,8 +3,9 @@ import express, { type Request, type RequestHandler, type Router } from 'express
 import type { z } from 'zod';
 import type { ConfirmPublisher, OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { ApiError, errorBody, toApiError } from './http-errors.ts';
-import { batchItemId, buildJobMessage, idHeader } from './job-message.ts';
-import { MissingOrderingKeyError, orderingKeyOf, type JobType } from './job-types.ts';
+import { batchItemId, buildJobMessage, ID_HEADER_MAX, idHeader } from './job-message.ts';
+import { InvalidOrderingKeyError, orderingKeyOf, type JobType } from './job-types.ts';
+import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 
 export interface JobRoutesOptions {
@@ -25,23 +26,12 @@ export type BatchItemResult =
 /** `POST /v1/jobs/:jobType` and `POST /v1/jobs/:jobType/batch`. */
 export function jobRoutes(options: JobRoutesOptions): Router {
   const router = express.Router();
-  const parseJson = express.json({ limit: options.bodyLimit, type: () => true });
-  const before = [options.guard, findJobType(options.jobTypes), requireJson, parseJson];
+  // Auth first: an anonymous client cannot make the server read a body.
+  const before = [options.guard, findJobType(options.jobTypes), requireJsonContent, jsonBody({ limit: options.bodyLimit })];
   router.post('/v1/jobs/:jobType', ...before, enqueueOne(options));
   router.post('/v1/jobs/:jobType/batch', ...before, enqueueBatch(options));
   return router;
 }
-
-const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
-
-/** 415 before reading a body that is not JSON. */
-const requireJson: RequestHandler = (req, _res, next) => {
-  const type = req.headers['content-type'];
-  if (type === undefined || !JSON_TYPE.test(type)) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json');
-  }
-  next();
-};
 
 function findJobType(jobTypes: ReadonlyMap<string, JobType>): RequestHandler {
   return (req, res, next) => {
@@ -61,7 +51,7 @@ function enqueueOne(options: JobRoutesOptions): RequestHandler {
     const jobType = res.locals.jobType as JobType;
     const key = idHeader(req.headers['idempotency-key']);
     if (key === null) throw invalidHeader('Idempotency-Key');
-    const message = prepare(jobType, req.body, key ?? randomUUID(), correlationIdOf(req), new Date());
+    const message = prepare(jobType, req.body, key ?? randomUUID(), correlationIdOf(req), new Date(), MAX_ISSUES.job);
     await publishTimed(options, message);
     res.status(202).json({ id: message.options.messageId, jobType: jobType.type, routingKey: jobType.routingKey });
   };
@@ -103,7 +93,7 @@ async function publishBatch(
   const pending = items.map(async (item, index): Promise<BatchItemResult> => {
     const id = key === undefined ? randomUUID() : batchItemId(key, index);
     try {
-      await publishTimed(options, prepare(jobType, item, id, correlationId, now));
+      await publishTimed(options, prepare(jobType, item, id, correlationId, now, MAX_ISSUES.batchItem));
       return { index, status: 202, id };
     } catch (error) {
       const apiError = toApiError(error);
@@ -114,14 +104,21 @@ async function publishBatch(
 }
 
 /** Validate → ordering key → message; throws a 400 `ApiError` for a bad payload. */
-function prepare(jobType: JobType, payload: unknown, id: string, correlationId: string | undefined, now: Date): OutgoingMessage {
+function prepare(
+  jobType: JobType,
+  payload: unknown,
+  id: string,
+  correlationId: string | undefined,
+  now: Date,
+  maxIssues: number,
+): OutgoingMessage {
   const parsed = jobType.validator.safeParse(payload);
-  if (!parsed.success) throw invalidPayload(parsed.error.issues);
+  if (!parsed.success) throw invalidPayload(parsed.error.issues, maxIssues);
   let orderingKey: string | undefined;
   try {
     orderingKey = orderingKeyOf(jobType, payload);
   } catch (error) {
-    if (!(error instanceof MissingOrderingKeyError)) throw error;
+    if (!(error instanceof InvalidOrderingKeyError)) throw error;
     throw new ApiError(400, 'INVALID_PAYLOAD', error.message, [{ path: error.path.split('.'), message: error.message }]);
   }
   return buildJobMessage({ jobType, payload, id, orderingKey, correlationId, now });
@@ -138,13 +135,25 @@ async function publishTimed(options: JobRoutesOptions, message: OutgoingMessage)
   }
 }
 
-function invalidPayload(issues: readonly z.core.$ZodIssue[]): ApiError {
-  const details = issues.map((issue) => ({ path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), message: issue.message }));
-  return new ApiError(400, 'INVALID_PAYLOAD', 'the payload does not match the job type schema', details);
+/**
+ * Most schema issues reported per payload (fewer per batch item, a batch
+ * has up to a thousand), and the longest message: an error answer stays a
+ * few kilobytes per payload whatever the body.
+ */
+const MAX_ISSUES = { job: 20, batchItem: 5 } as const;
+const MAX_ISSUE_MESSAGE = 300;
+
+function invalidPayload(issues: readonly z.core.$ZodIssue[], maxIssues: number): ApiError {
+  const details = issues.slice(0, maxIssues).map((issue) => ({
+    path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+    message: issue.message.length > MAX_ISSUE_MESSAGE ? `${issue.message.slice(0, MAX_ISSUE_MESSAGE)}…` : issue.message,
+  }));
+  const more = issues.length > maxIssues ? ` (first ${maxIssues} of ${issues.length} issues)` : '';
+  return new ApiError(400, 'INVALID_PAYLOAD', `the payload does not match the job type schema${more}`, details);
 }
 
 function invalidHeader(name: string): ApiError {
-  return new ApiError(400, 'INVALID_HEADER', `${name} must be 1 to 200 visible ASCII characters`);
+  return new ApiError(400, 'INVALID_HEADER', `${name} must be 1 to ${ID_HEADER_MAX} visible ASCII characters`, { header: name, maxLength: ID_HEADER_MAX });
 }
 
 function correlationIdOf(req: Request): string | undefined {

@@ -37,10 +37,19 @@ export function buildJobTypes(jobs: readonly JobPlan[]): Map<string, JobType> {
 }
 
 /**
+ * Longest ordering key, in UTF-8 bytes. It travels as the
+ * `x-warren-ordering-key` header that consistent-hash exchanges hash on;
+ * AMQP would carry more, but a key is an id (customer, account), and the
+ * bound keeps every header the producer writes within a short string.
+ */
+export const ORDERING_KEY_MAX_BYTES = 255;
+
+/**
  * The ordering key of a valid payload: the string or number at the job's
  * path, as a string; `undefined` when the job type has none. Throws
- * `MissingOrderingKeyError` when the job type names one the payload lacks,
- * since a keyless job of an ordered type would hash to an arbitrary shard.
+ * `InvalidOrderingKeyError` when the job type names one the payload lacks
+ * (a keyless job of an ordered type would hash to an arbitrary shard) or
+ * when it is longer than `ORDERING_KEY_MAX_BYTES`.
  */
 export function orderingKeyOf(jobType: JobType, payload: unknown): string | undefined {
   const path = jobType.orderingKeyPath;
@@ -49,13 +58,20 @@ export function orderingKeyOf(jobType: JobType, payload: unknown): string | unde
   for (const key of path) {
     value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
   }
-  if (typeof value === 'string' && value.length > 0) return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  throw new MissingOrderingKeyError(jobType.orderingKey ?? '');
+  const name = jobType.orderingKey ?? '';
+  const key = typeof value === 'string' && value.length > 0 ? value : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+  if (key === undefined) throw new InvalidOrderingKeyError(name, 'must be a non-empty string or a number');
+  if (Buffer.byteLength(key, 'utf8') > ORDERING_KEY_MAX_BYTES) {
+    throw new InvalidOrderingKeyError(name, `must be at most ${ORDERING_KEY_MAX_BYTES} bytes (UTF-8)`);
+  }
+  return key;
 }
 
-export class MissingOrderingKeyError extends Error {
-  constructor(readonly path: string) {
-    super(`the ordering key "${path}" must be a non-empty string or a number`);
+export class InvalidOrderingKeyError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`the ordering key "${path}" ${reason}`);
   }
 }

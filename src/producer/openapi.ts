@@ -16,13 +16,22 @@ const errorResponses = (statuses: Record<number, string>): Record<number, Respon
 const IdempotencyKey = z.string().min(1).max(200).optional();
 const CorrelationId = z.string().min(1).max(200).optional();
 
+/** `?limit&offset` of a list route with hard maximum `max` (also the default). */
+const pageParameters = (max: number) =>
+  z.object({
+    limit: z.number().int().min(1).max(max).optional().describe(`Page size, at most ${max} (the default)`),
+    offset: z.number().int().min(0).optional().describe('Index of the first item (default 0); a page with more after it has nextOffset'),
+  });
+
 const ENQUEUE_ERRORS = {
-  400: 'Malformed JSON, a schema failure (details lists each issue path and message) or a bad header',
+  400:
+    'BAD_JSON (malformed), INVALID_UTF8, JSON_TOO_DEEP (nested deeper than 64), INVALID_PAYLOAD (a schema failure: details lists each issue path and message, ' +
+    'at most 20; or an ordering key over 255 bytes) or INVALID_HEADER (Idempotency-Key or X-Correlation-Id not 1 to 200 visible ASCII characters)',
   401: 'Missing or unknown bearer token',
-  403: 'The token lacks the needed scope',
+  403: 'The token lacks the needed scope (or, on an --insecure server bound to loopback, a Host that is not a loopback name)',
   404: 'Unknown job type',
   413: 'The body exceeds the size limit',
-  415: 'The body is not application/json',
+  415: 'The body is not JSON: content-type application/json or application/*+json, charset utf-8 if any',
   502: 'The broker returned the message as unroutable',
   503: 'Broker unreachable, blocked (alarm) or too many publishes in flight; see Retry-After',
 };
@@ -32,12 +41,15 @@ const ENQUEUE_ERRORS = {
  * uses: one enqueue and one batch path per job type, each with that job
  * type's payload schema as its request body.
  */
-export function buildOpenApiDocument(jobTypes: Iterable<JobType>, options: { maxBatchItems: number }): Record<string, unknown> {
+export function buildOpenApiDocument(
+  jobTypes: Iterable<JobType>,
+  options: { maxBatchItems: number; pageLimits: { jobs: { max: number }; queues: { max: number } } },
+): Record<string, unknown> {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const security: Security = [{ [bearer.name]: [] }];
   for (const jobType of jobTypes) registerJobType(registry, jobType, security, options.maxBatchItems);
-  registerReadRoutes(registry, security);
+  registerReadRoutes(registry, security, options.pageLimits);
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
@@ -78,24 +90,30 @@ function registerJobType(registry: OpenAPIRegistry, jobType: JobType, security: 
   });
 }
 
-function registerReadRoutes(registry: OpenAPIRegistry, security: Security): void {
-  const authErrors = errorResponses({ 401: 'Missing or unknown bearer token', 403: 'The token lacks the needed scope' });
+function registerReadRoutes(registry: OpenAPIRegistry, security: Security, pageLimits: { jobs: { max: number }; queues: { max: number } }): void {
+  const listErrors = errorResponses({
+    400: 'INVALID_QUERY: limit or offset out of range, or an unknown query parameter',
+    401: 'Missing or unknown bearer token',
+    403: 'The token lacks the needed scope',
+  });
   registry.registerPath({
     method: 'get',
     path: '/v1/jobs',
-    summary: 'Job types and their payload JSON Schemas',
+    summary: `Job types and their payload JSON Schemas, ${pageLimits.jobs.max} per page at most`,
     security,
-    responses: { 200: json(JobTypeList, 'Job types'), ...authErrors },
+    request: { query: pageParameters(pageLimits.jobs.max) },
+    responses: { 200: json(JobTypeList, 'One page of job types'), ...listErrors },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/queues',
-    summary: 'Per queue of the topology: depth, consumers and rates (consumer lag); admin scope',
+    summary: `Per queue of the topology: depth, consumers and rates (consumer lag), ${pageLimits.queues.max} per page at most; admin scope`,
     security,
+    request: { query: pageParameters(pageLimits.queues.max) },
     responses: {
-      200: json(QueueList, 'Queues'),
-      ...authErrors,
-      ...errorResponses({ 503: 'The management API is unreachable' }),
+      200: json(QueueList, 'One page of queues'),
+      ...listErrors,
+      ...errorResponses({ 502: 'The management API answered with an error', 503: 'The management API is unreachable' }),
     },
   });
   registry.registerPath({ method: 'get', path: '/healthz', summary: 'The process is alive', responses: { 200: json(Health, 'Alive') } });

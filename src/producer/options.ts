@@ -7,8 +7,15 @@ export interface ProducerOptions {
   amqpUrls?: string[];
   /** @defaultValue `RABBITMQ_MANAGEMENT_URL` */
   managementUrl?: string;
-  /** `token:scope` pairs, comma separated; unset means no auth. @defaultValue `WARREN_API_TOKENS` */
+  /** `token:scope` pairs, comma separated. Without any, `startProducer` throws `MissingApiTokensError` unless `insecure`. @defaultValue `WARREN_API_TOKENS` */
   apiTokens?: string | undefined;
+  /**
+   * Run without tokens, every route (admin included) open to whoever reaches
+   * the server. Shown in `/readyz` (`"insecure": true`) and logged at warn;
+   * on loopback, only requests addressed to a loopback name are served.
+   * Has no effect when tokens are given. @defaultValue `WARREN_INSECURE` (off)
+   */
+  insecure?: boolean;
   /** Largest request body, in body-parser notation. @defaultValue `WARREN_BODY_LIMIT` ('1mb') */
   bodyLimit?: string;
   /** Most items in one batch request. @defaultValue 1000 */
@@ -17,7 +24,7 @@ export interface ProducerOptions {
   retryAfterSeconds?: number;
   /** Confirm channels, in-flight bound, confirm timeout. */
   publisher?: ConfirmPublisherOptions;
-  /** @defaultValue 0.0.0.0 for the CLI, 127.0.0.1 for tests */
+  /** Address to listen on. @defaultValue `HOST` (127.0.0.1) */
   host?: string;
   /** 0 picks a free port. @defaultValue `PORT` (8080) */
   port?: number;

@@ -1,7 +1,7 @@
 import { takeSnapshot, type Snapshot, type SnapshotSource } from './snapshot.ts';
-import { renderJsonLine, renderTable, viewRows } from './view.ts';
+import { renderJsonLine, renderTable, renderTitle, viewRows, type ViewFlags } from './view.ts';
 
-export interface LiveViewOptions {
+export interface LiveViewOptions extends ViewFlags {
   /** Redraw a table in place (a terminal) or print one JSON line per reading. */
   tty: boolean;
   /** @defaultValue 1 s on a terminal, 5 s otherwise */
@@ -21,13 +21,13 @@ export function startLiveView(source: SnapshotSource, options: LiveViewOptions):
     const rows = viewRows(snapshot, previous);
     previous = snapshot;
     if (options.tty) {
-      const lines = [`warren up — ${new Date(snapshot.at).toLocaleTimeString()} — Ctrl-C stops everything`, ...renderTable(rows)];
+      const lines = [renderTitle(snapshot.at, options), ...renderTable(rows)];
       // Move up over the previous drawing and clear it, then draw again.
       const rewind = drawnLines > 0 ? `\x1b[${drawnLines}F\x1b[J` : '';
       options.write(`${rewind}${lines.join('\n')}\n`);
       drawnLines = lines.length;
     } else {
-      options.write(`${renderJsonLine(snapshot.at, rows)}\n`);
+      options.write(`${renderJsonLine(snapshot.at, rows, options)}\n`);
     }
     schedule();
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,12 @@ export interface UpOptions {
   env?: NodeJS.ProcessEnv;
   /** Level of the producer's and workers' logs (files in `logDir`). @defaultValue LOG_LEVEL, else info */
   logLevel?: string;
+  /**
+   * Run the producer without a token of its own: with the user's
+   * `WARREN_API_TOKENS` if any, else with every route open (said loudly).
+   * Otherwise a random admin token is made for the run and added to theirs.
+   */
+  insecure?: boolean;
   /** Progress and loud lines for the user. */
   say: (line: string) => void;
 }
@@ -57,6 +64,8 @@ export interface UpSession {
   broker: FoundBroker;
   services: OptionalServices;
   producer: RunningProducer;
+  /** The admin token made for this run (printed); `undefined` with `insecure`. */
+  token: string | undefined;
   workers: WorkerProcess[];
   skipped: SkippedWorker[];
   logDir: string;
@@ -88,16 +97,24 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
     const services = await findOptionalServices(env);
     options.say(describeServices(services));
     const logDir = await mkdtemp(join(tmpdir(), 'warren-up-'));
+    // A developer-machine tool: it works whatever WARREN_API_TOKENS holds,
+    // with a token of its own (added to the user's, which keep working).
+    const token = options.insecure ? undefined : randomBytes(24).toString('base64url');
+    const apiTokens = [env.WARREN_API_TOKENS?.trim(), token && `${token}:admin`].filter((entry) => entry !== undefined && entry !== '').join(',');
     const producer = await startProducer({
       plan,
       amqpUrls: [amqpUrl],
       managementUrl: broker.managementUrl,
       host: options.host,
       port: options.port,
+      apiTokens,
+      insecure: options.insecure === true,
       logger: pino({ name: 'warren-producer', level: logLevel }, pino.destination({ dest: join(logDir, 'producer.log'), sync: false })),
     });
     cleanups.push(() => producer.close());
     options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues, /openapi.json)`);
+    if (token !== undefined) options.say(`admin token for this run: ${token}  (Authorization: Bearer ${token})`);
+    if (producer.insecure) options.say(`!! producer INSECURE: no API tokens, every route (DLQ replay included) is open to whoever reaches ${producer.url}`);
     const workerEnv = { ...childEnv(env, amqpUrl, broker.managementUrl, services), LOG_LEVEL: logLevel };
     const { workers, skipped } = await startWorkers(plan, { topologyFile: options.topologyFile, cwd, env: workerEnv, logDir });
     cleanups.push(async () => {
@@ -105,7 +122,7 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
     });
     for (const skip of skipped) options.say(`!! worker ${skip.consumer} NOT started: ${skip.reason}`);
     options.say(`workers: ${workers.map((w) => `${w.consumer} (pid ${w.pid})`).join(', ')}; logs in ${logDir}`);
-    return session({ plan, vhost, amqpUrl, managementUrl: broker.managementUrl, broker, services, producer, workers, skipped, logDir }, cleanups);
+    return session({ plan, vhost, amqpUrl, managementUrl: broker.managementUrl, broker, services, producer, token, workers, skipped, logDir }, cleanups);
   } catch (error) {
     await release();
     throw error;

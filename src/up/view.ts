@@ -58,6 +58,18 @@ export function renderTable(rows: readonly ViewRow[]): string[] {
   return [line(COLUMNS), ...cells.map(line)];
 }
 
-export function renderJsonLine(at: number, rows: readonly ViewRow[]): string {
-  return JSON.stringify({ at: new Date(at).toISOString(), consumers: rows });
+/** What the view says about the session besides the consumers. */
+export interface ViewFlags {
+  /** The producer runs without API tokens: every route is open. */
+  insecure: boolean;
+}
+
+/** The first line of the terminal view; an insecure producer is named on every redraw. */
+export function renderTitle(at: number, flags: ViewFlags, time: (at: number) => string = (t) => new Date(t).toLocaleTimeString()): string {
+  const warning = flags.insecure ? ' — !! INSECURE: the producer has no API tokens, every route is open' : '';
+  return `warren up — ${time(at)} — Ctrl-C stops everything${warning}`;
+}
+
+export function renderJsonLine(at: number, rows: readonly ViewRow[], flags: ViewFlags): string {
+  return JSON.stringify({ at: new Date(at).toISOString(), insecure: flags.insecure, consumers: rows });
 }

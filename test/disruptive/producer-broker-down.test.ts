@@ -21,6 +21,7 @@ beforeAll(async () => {
     managementUrl: node.managementUrl,
     port: 0,
     apiTokens: undefined,
+    insecure: true,
     publisher: { confirmTimeoutMs: CONFIRM_TIMEOUT_MS },
     logger: pino({ level: 'silent' }),
   });

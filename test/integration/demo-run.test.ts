@@ -20,12 +20,15 @@ interface Run {
   stderr: string;
 }
 
-function runDemo(args: string[]): Promise<Run> {
+function runDemo(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  delete base.WARREN_API_TOKENS;
+  delete base.WARREN_INSECURE;
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['bin/warren.js', 'demo', '--topology', 'topology/orders.yaml', ...args],
-      { cwd: ROOT, env: { ...process.env, AMQP_URL: brokerUrl(), RABBITMQ_MANAGEMENT_URL: managementUrl(), WARREN_BROKER_FALLBACK: '0' }, timeout: 150_000 },
+      { cwd: ROOT, env: { ...base, AMQP_URL: brokerUrl(), RABBITMQ_MANAGEMENT_URL: managementUrl(), WARREN_BROKER_FALLBACK: '0', ...env }, timeout: 150_000 },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -48,9 +51,11 @@ function demoVhost(stderr: string): string {
 }
 
 describe('warren demo', () => {
-  it('runs 200 orders end to end, checks its counts and exits 0 with nothing left behind', async () => {
-    const run = await runDemo(['--orders', '200', '--poison', '4']);
+  it('runs 200 orders end to end, checks its counts and exits 0 with nothing left behind (tokens of the user in the environment or not)', async () => {
+    // The user's WARREN_API_TOKENS do not hold the demo's token: it sends with one of its own.
+    const run = await runDemo(['--orders', '200', '--poison', '4'], { WARREN_API_TOKENS: 'demo-user-token:enqueue' });
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(run.stderr).toMatch(/admin token for this run: \S+/);
     expect(run.stdout).toContain('accepted: ');
     expect(run.stdout).toMatch(/OK: every accepted job was processed/);
     const rows = summaryRows(run.stdout);
@@ -75,6 +80,19 @@ describe('warren demo', () => {
     expect(existsSync(logDir ?? '')).toBe(false);
     const vhost = demoVhost(run.stderr);
     expect(await new ManagementClient(managementUrl()).get(`/vhosts/${encodeVhost(vhost)}`)).toBeUndefined();
+  }, 150_000);
+
+  it('stops at once when sending fails, instead of waiting for queues that cannot drain', async () => {
+    // Every batch is over this body limit: each one is refused with 413.
+    const run = await runDemo(['--orders', '100', '--timeout', '600'], { WARREN_BODY_LIMIT: '100b' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/!! sending failed: \d+ of \d+ jobs refused \(#\d+: 413 .*\); not waiting for the queues to drain/);
+    expect(run.stderr).not.toMatch(/draining:|not drained/);
+    expect(run.stderr).toMatch(/jobs were not accepted/);
+    const vhost = demoVhost(run.stderr);
+    expect(await new ManagementClient(managementUrl()).get(`/vhosts/${encodeVhost(vhost)}`)).toBeUndefined();
+    const logDir = /logs of the producer and the workers: (\S+)/.exec(run.stderr)?.[1];
+    await rm(logDir ?? '', { recursive: true, force: true });
   }, 150_000);
 
   it('exits non-zero and says which checks failed when the queues cannot drain in time, and still cleans up', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS } from '../../src/message/headers.ts';
+import { PAGE_LIMITS } from '../../src/producer/app.ts';
 import { startProducer, type RunningProducer } from '../../src/producer/index.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
@@ -24,6 +25,7 @@ beforeAll(async () => {
     managementUrl: vhost.managementUrl,
     port: 0,
     apiTokens: undefined,
+    insecure: true,
     logger: pino({ level: 'silent' }),
   });
   await waitReady(producer.url);
@@ -160,9 +162,35 @@ describe('read routes', () => {
     expect(warehouse).toMatchObject({ exists: true, messagesReady: 1, consumers: 0 });
   });
 
+  it('GET /v1/queues and /v1/jobs are paginated with a hard maximum page size', async () => {
+    const names: string[] = [];
+    let offset: number | undefined = 0;
+    while (offset !== undefined) {
+      const page = (await (await fetch(`${producer.url}/v1/queues?limit=4&offset=${offset}`)).json()) as { queues: Array<{ name: string }>; total: number; limit: number; nextOffset?: number };
+      expect(page.queues.length).toBeLessThanOrEqual(4);
+      expect(page.total).toBe(plan.queues.length);
+      names.push(...page.queues.map((q) => q.name));
+      offset = page.nextOffset;
+    }
+    expect(names).toEqual(plan.queues.map((q) => q.name));
+    const whole = (await (await fetch(`${producer.url}/v1/queues`)).json()) as { limit: number; nextOffset?: number };
+    expect(whole).toMatchObject({ limit: PAGE_LIMITS.queues.max });
+    expect(whole.nextOffset).toBeUndefined();
+    for (const query of [`limit=${PAGE_LIMITS.queues.max + 1}`, 'limit=0', 'offset=-1', 'limit=abc', 'page=2']) {
+      const response = await fetch(`${producer.url}/v1/queues?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { error: { code: string } }).error.code, query).toBe('INVALID_QUERY');
+    }
+    const jobs = (await (await fetch(`${producer.url}/v1/jobs?limit=1&offset=1`)).json()) as { jobs: Array<{ type: string }>; total: number; nextOffset?: number };
+    expect(jobs.jobs.map((j) => j.type)).toEqual([plan.jobs[1]?.type]);
+    expect(jobs).toMatchObject({ total: plan.jobs.length, offset: 1, limit: 1, nextOffset: 2 });
+    expect((await fetch(`${producer.url}/v1/jobs?limit=${PAGE_LIMITS.jobs.max + 1}`)).status).toBe(400);
+  });
+
   it('GET /healthz and /readyz say alive and ready', async () => {
     expect((await fetch(`${producer.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${producer.url}/readyz`)).json()).toEqual({ ready: true, connected: true, blocked: null });
+    // This test server runs without tokens, by explicit choice, and says so.
+    expect(await (await fetch(`${producer.url}/readyz`)).json()).toEqual({ ready: true, connected: true, blocked: null, insecure: true });
   });
 
   it('GET /metrics counts requests by route and status and has the publish histogram and broker gauges', async () => {

@@ -43,13 +43,14 @@ export interface Posted {
 export async function post(
   base: string,
   path: string,
-  body: string | unknown,
+  /** Sent as is when a string or bytes, else as JSON. */
+  body: string | Uint8Array | unknown,
   headers: Record<string, string> = {},
 ): Promise<Posted> {
   const response = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
   const text = await response.text();

@@ -7,9 +7,10 @@ import { declarePlanAt } from '../../src/topology/declare.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
 import { get, order, post, producerTestPlan, queueDepths } from './producer-fixtures.ts';
 
-// Bad input, at scale (issue 7): random and mutated bodies, content types and
-// headers never get a 5xx, never crash the server, and a rejected request
-// publishes nothing — the queue holds exactly one message per 202.
+// Bad input, at scale (issue 7, and issue 11 for the DLQ routes, deep JSON
+// and invalid UTF-8): random and mutated bodies, content types and headers
+// never get a 5xx, never crash the server, and a rejected request publishes
+// nothing — the queue holds exactly one message per 202.
 
 let vhost: TestVhost;
 let producer: RunningProducer;
@@ -24,6 +25,7 @@ beforeAll(async () => {
     managementUrl: vhost.managementUrl,
     port: 0,
     apiTokens: undefined,
+    insecure: true,
     bodyLimit: '16kb',
     maxBatchItems: 20,
     logger: pino({ level: 'silent' }),
@@ -48,13 +50,35 @@ const mutatedOrder = fc
     return JSON.stringify(copy);
   });
 
+/** A DLQ replay body: the route's own fields with random values, or random ones. */
+const replayBody = fc
+  .record(
+    {
+      filter: fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }), fc.constantFrom('error~=^(a+)+$', 'jobType=order.created', 'id=x')),
+      since: fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('2h', '1d', '2024-01-01T00:00:00Z')),
+      limit: fc.oneof(fc.integer(), fc.double()),
+      rate: fc.oneof(fc.integer(), fc.string({ maxLength: 8 })),
+      dryRun: fc.oneof(fc.boolean(), fc.jsonValue()),
+      to: fc.string({ maxLength: 20 }),
+      extra: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
+  )
+  .map((value) => JSON.stringify(value));
+
+const deepJson = fc.integer({ min: 60, max: 3_000 }).map((depth) => `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+
 const body = fc.oneof(
   mutatedOrder,
+  replayBody,
+  deepJson,
   fc.json(),
   fc.string(),
   fc.constant(JSON.stringify(order(7))),
   fc.array(mutatedOrder, { maxLength: 25 }).map((items) => `[${items.join(',')}]`),
   fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
+  // Raw bytes, sent as they are: invalid UTF-8 included.
+  fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
 );
 
 const contentType = fc.oneof(
@@ -65,7 +89,18 @@ const contentType = fc.oneof(
 const headerValue = fc.string({ maxLength: 300 }).filter((value) => /^[\x20-\x7e]*$/.test(value));
 
 const request = fc.record({
-  path: fc.constantFrom('/v1/jobs/order.created', '/v1/jobs/order.created/batch', '/v1/jobs/order.cancelled', '/v1/jobs/unknown', '/v1/jobs/order.created/batch/x'),
+  path: fc.constantFrom(
+    '/v1/jobs/order.created',
+    '/v1/jobs/order.created/batch',
+    '/v1/jobs/order.cancelled',
+    '/v1/jobs/unknown',
+    '/v1/jobs/order.created/batch/x',
+    // The DLQ routes (their DLQ is empty here: a replay that got through moves nothing).
+    '/v1/dlq/inventory.dlq/replay',
+    '/v1/dlq/payments.dlq/purge',
+    '/v1/dlq/inventory/replay',
+    '/v1/dlq/ghost.dlq/replay',
+  ),
   body,
   contentType,
   idempotencyKey: fc.option(headerValue, { nil: undefined }),

@@ -17,6 +17,7 @@ import { brokerUrl, createTestVhost, managementUrl, uniqueName, type TestVhost }
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface ViewLine {
+  insecure: boolean;
   consumers: Array<{ consumer: string; state: string; processed: number }>;
 }
 
@@ -28,10 +29,13 @@ class UpProcess {
   readonly exit: Promise<number | null>;
   private readonly child: ChildProcess;
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, ['bin/warren.js', 'up', '--topology', 'topology/orders.yaml', '--port', '0', '--interval', '500'], {
+  constructor(env: NodeJS.ProcessEnv, args: string[] = []) {
+    const base: NodeJS.ProcessEnv = { ...process.env, WARREN_BROKER_FALLBACK: '0' };
+    delete base.WARREN_API_TOKENS;
+    delete base.WARREN_INSECURE;
+    this.child = spawn(process.execPath, ['bin/warren.js', 'up', '--topology', 'topology/orders.yaml', '--port', '0', '--interval', '500', ...args], {
       cwd: ROOT,
-      env: { ...process.env, WARREN_BROKER_FALLBACK: '0', ...env },
+      env: { ...base, ...env },
     });
     this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
@@ -100,11 +104,19 @@ describe('warren up', () => {
   });
 
   it('runs the producer and the workers, shows them, skips loyalty without PostgreSQL, and stops everything on SIGTERM', async () => {
-    const up = new UpProcess({ AMQP_URL: vhost.url, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    // The user's own tokens are set: up adds an admin token of its own and prints it; theirs keep working.
+    const up = new UpProcess({ AMQP_URL: vhost.url, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', WARREN_API_TOKENS: 'up-user-token:enqueue' });
     const producerUrl = await up.until(() => /producer: (http:\S+)/.exec(up.stderr)?.[1], 'the producer line');
+    const token = await up.until(() => /admin token for this run: (\S+)/.exec(up.stderr)?.[1], 'the token line');
     await up.until(() => (up.lastView()?.consumers.length ? true : undefined), 'a view line');
+    expect(up.lastView()?.insecure).toBe(false);
     expect(up.stderr).toMatch(/!! worker loyalty NOT started: .*DATABASE_URL/);
-    const response = await fetch(`${producerUrl}/v1/jobs/order.created`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ORDER) });
+    const postOrder = (headers: Record<string, string>) =>
+      fetch(`${producerUrl}/v1/jobs/order.created`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(ORDER) });
+    expect((await postOrder({})).status).toBe(401);
+    expect((await fetch(`${producerUrl}/v1/queues`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(`${producerUrl}/v1/queues`, { headers: { authorization: 'Bearer up-user-token' } })).status).toBe(403);
+    const response = await postOrder({ authorization: 'Bearer up-user-token' });
     expect(response.status).toBe(202);
     const view = await up.until(() => {
       const line = up.lastView();
@@ -133,14 +145,21 @@ describe('warren up', () => {
     expect(up.stdout).toBe('');
   }, 120_000);
 
-  it('creates the vhost AMQP_URL names when it does not exist yet, on that broker', async () => {
+  it('creates the vhost AMQP_URL names when it does not exist yet, on that broker; --insecure says so in the view and /readyz', async () => {
     const name = uniqueName('warren-up-new');
     const management = new ManagementClient(managementUrl());
     try {
-      const up = new UpProcess({ AMQP_URL: withVhost(brokerUrl(), name), RABBITMQ_MANAGEMENT_URL: managementUrl() });
+      const up = new UpProcess({ AMQP_URL: withVhost(brokerUrl(), name), RABBITMQ_MANAGEMENT_URL: managementUrl() }, ['--insecure']);
       await up.until(() => (/workers: /.test(up.stderr) ? true : undefined), 'the workers line');
       expect(up.stderr).toContain(`(env), vhost ${name}`);
       expect(await management.get(`/queues/${encodeVhost(name)}/inventory`)).toBeDefined();
+      // Open by explicit choice, and said on every surface: a loud line, every view line, /readyz.
+      expect(up.stderr).toMatch(/!! producer INSECURE: no API tokens/);
+      expect(up.stderr).not.toContain('admin token for this run');
+      const view = await up.until(() => up.lastView(), 'a view line');
+      expect(view.insecure).toBe(true);
+      const producerUrl = /producer: (http:\S+)/.exec(up.stderr)?.[1] ?? '';
+      expect(await (await fetch(`${producerUrl}/readyz`)).json()).toMatchObject({ insecure: true });
       up.kill('SIGTERM');
       expect(await up.exit).toBe(0);
     } finally {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseApiTokens } from '../../src/producer/auth.ts';
 
 /**
  * There is no Docker engine on our machines, so docker-compose.yml and the
@@ -56,6 +57,16 @@ function withoutIdLabels(node: unknown): unknown {
   return Object.fromEntries(entries.map(([key, value]) => [key, withoutIdLabels(value)]));
 }
 
+/** `KEY=value` lines of an env file (comments and blanks skipped). */
+function parseEnvFile(text: string): Map<string, string> {
+  const entries = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const);
+  return new Map(entries);
+}
+
 function orderConsumers(): string[] {
   const topology = parse(read('topology/orders.yaml')) as { consumers: Record<string, unknown> };
   return Object.keys(topology.consumers);
@@ -98,6 +109,25 @@ describe('docker-compose.yml', () => {
     expect(producer?.build).toBeDefined();
     expect(producer?.command).toEqual(['serve', '--topology', 'topology/orders.yaml']);
     expect(producer?.healthcheck?.test).toBeDefined();
+  });
+
+  it('gives the producer its API tokens from .env, whose template holds placeholders the producer refuses', () => {
+    const producer = services.producer;
+    expect(producer?.environment?.WARREN_API_TOKENS).toBe('${WARREN_API_TOKENS:-}');
+    // Inside the container every interface; on the host, loopback only.
+    expect(producer?.environment?.HOST).toBe('0.0.0.0');
+    expect(producer?.ports).toEqual(['127.0.0.1:${PRODUCER_PORT:-8080}:8080']);
+    const example = parseEnvFile(read('.env.example'));
+    const tokens = example.get('WARREN_API_TOKENS');
+    expect(tokens).toMatch(/:enqueue/);
+    expect(tokens).toMatch(/:admin/);
+    // Copied unchanged, the producer refuses to start with them.
+    expect(() => parseApiTokens(tokens)).toThrow(/placeholder of \.env\.example/);
+    // The real .env stays out of git and out of the image.
+    expect(read('.gitignore').split('\n')).toContain('.env');
+    expect(read('.dockerignore').split('\n')).toContain('.env');
+    // No other service gets the tokens.
+    for (const [name, service] of Object.entries(services)) if (name !== 'producer') expect(service.environment?.WARREN_API_TOKENS, name).toBeUndefined();
   });
 
   it('has one scalable worker service per consumer of the reference topology, each running a module the build produces', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseWorkerMetrics } from '../../src/up/metrics-text.ts';
 import type { Snapshot } from '../../src/up/snapshot.ts';
 import { emptyCounters } from '../../src/up/metrics-text.ts';
-import { renderJsonLine, renderTable, viewRows } from '../../src/up/view.ts';
+import { renderJsonLine, renderTable, renderTitle, viewRows } from '../../src/up/view.ts';
 
 const METRICS = `# HELP warren_worker_succeeded_total Jobs handled and acked
 # TYPE warren_worker_succeeded_total counter
@@ -42,6 +42,14 @@ describe('the live view', () => {
     expect(header).toMatch(/^CONSUMER\s+STATE\s+PROCESSED\s+RETRIED\s+RETRYING\s+DEAD-LETTERED\s+IN DLQ\s+LAG\s+RATE\/s$/);
     expect(row).toMatch(/^warehouse\s+running\s+210\s+1\s+2\s+0\s+1\s+40\s+100\.0$/);
     expect(header?.length).toBe(row?.length);
-    expect(JSON.parse(renderJsonLine(3_000, rows))).toEqual({ at: '1970-01-01T00:00:03.000Z', consumers: rows });
+    expect(JSON.parse(renderJsonLine(3_000, rows, { insecure: false }))).toEqual({ at: '1970-01-01T00:00:03.000Z', insecure: false, consumers: rows });
+  });
+
+  it('says on every reading when the producer runs without tokens (--insecure)', () => {
+    const rows = viewRows(snapshot(3_000, 210), undefined);
+    expect(JSON.parse(renderJsonLine(3_000, rows, { insecure: true })).insecure).toBe(true);
+    const time = () => '6:01:06 AM';
+    expect(renderTitle(3_000, { insecure: true }, time)).toBe('warren up — 6:01:06 AM — Ctrl-C stops everything — !! INSECURE: the producer has no API tokens, every route is open');
+    expect(renderTitle(3_000, { insecure: false }, time)).toBe('warren up — 6:01:06 AM — Ctrl-C stops everything');
   });
 });
