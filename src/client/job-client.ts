@@ -3,7 +3,7 @@ import { ConfirmPublisher, type ConfirmPublisherOptions } from '../broker/confir
 import { urlsForVhost } from '../broker/vhost.ts';
 import { loadConfig } from '../config.ts';
 import { BrokerUnavailableError } from '../errors.ts';
-import { buildJobTypes } from '../producer/job-types.ts';
+import { buildJobTypes } from './job-types.ts';
 import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { JobClientClosedError } from './errors.ts';

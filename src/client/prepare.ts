@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
-import { buildJobMessage } from '../producer/job-message.ts';
-import { MissingOrderingKeyError, orderingKeyOf, type JobType } from '../producer/job-types.ts';
+import { buildJobMessage, ID_MAX_LENGTH, isValidId } from './job-message.ts';
+import { InvalidOrderingKeyError, orderingKeyOf, type JobType } from './job-types.ts';
 import { InvalidJobOptionError, InvalidJobPayloadError, type PayloadIssue } from './errors.ts';
 
 /**
@@ -38,7 +38,7 @@ export function prepareJob(jobType: JobType, input: JobInput): PreparedJob {
   try {
     orderingKey = orderingKeyOf(jobType, input.payload);
   } catch (error) {
-    if (!(error instanceof MissingOrderingKeyError)) throw error;
+    if (!(error instanceof InvalidOrderingKeyError)) throw error;
     throw new InvalidJobPayloadError(error.message, [{ path: error.path.split('.'), message: error.message }]);
   }
   const message = buildJobMessage({
@@ -64,15 +64,10 @@ function issuesOf(issues: readonly z.core.$ZodIssue[]): PayloadIssue[] {
   }));
 }
 
-/** Idempotency keys and correlation ids: visible ASCII, bounded, so they fit AMQP shortstr (255) with room for `:index`. */
-const TOKEN = /^[\x21-\x7e]{1,200}$/;
-
 /** An idempotency key or correlation id as given: `undefined` when absent, else checked. */
 export function checkToken(option: 'idempotencyKey' | 'correlationId', value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !TOKEN.test(value)) {
-    throw new InvalidJobOptionError(option, `${option} must be 1 to 200 visible ASCII characters`);
-  }
+  if (!isValidId(value)) throw new InvalidJobOptionError(option, `${option} must be 1 to ${ID_MAX_LENGTH} visible ASCII characters`);
   return value;
 }
 

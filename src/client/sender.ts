@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
-import { batchItemId } from '../producer/job-message.ts';
-import { orderingKeyOf, type JobType } from '../producer/job-types.ts';
+import { batchItemId } from './job-message.ts';
+import { orderingKeyOf, type JobType } from './job-types.ts';
 import { Semaphore } from '../worker/semaphore.ts';
 import { PrecedingJobFailedError, UnknownJobTypeError } from './errors.ts';
 import { checkHeaders, checkToken, prepareJob, type JobHeaderValue } from './prepare.ts';

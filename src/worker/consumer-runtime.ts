@@ -5,7 +5,7 @@ import type { BrokerConnection } from '../broker/connection.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
 import { attemptOf, HEADERS, type Headers } from '../message/headers.ts';
-import type { JobType } from '../producer/job-types.ts';
+import type { JobType } from '../client/job-types.ts';
 import type { ConsumerPlan } from '../topology/plan.ts';
 import type { CopyPublisher, IncomingDelivery, JobSettledEvent, JobState } from './context.ts';
 import type { WorkerDefinition } from './define.ts';

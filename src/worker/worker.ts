@@ -8,7 +8,7 @@ import { BrokerUnavailableError } from '../errors.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { buildJobTypes, type JobType } from '../producer/job-types.ts';
+import { buildJobTypes, type JobType } from '../client/job-types.ts';
 import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
 import { ConsumerRuntime } from './consumer-runtime.ts';
 import type { JobSettledEvent } from './context.ts';

@@ -5,7 +5,7 @@ import { NonRetryableError } from '../../src/errors.ts';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory.ts';
 import { createLogger } from '../../src/log.ts';
 import { HEADERS } from '../../src/message/headers.ts';
-import { buildJobTypes } from '../../src/producer/job-types.ts';
+import { buildJobTypes } from '../../src/client/job-types.ts';
 import type { ConsumerPlan } from '../../src/topology/plan.ts';
 import type { JobState } from '../../src/worker/context.ts';
 import { HandlerTimeoutError, ReleasedError } from '../../src/worker/errors.ts';

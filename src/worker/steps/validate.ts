@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { JobType } from '../../producer/job-types.ts';
+import type { JobType } from '../../client/job-types.ts';
 import type { Step } from '../pipeline.ts';
 import type { JobState } from '../context.ts';
 import { InvalidPayloadError } from '../errors.ts';
