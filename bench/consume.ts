@@ -24,6 +24,8 @@ import { inBenchVhost, progress } from './lib/vhost.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'postgres';
 const TARGETS: Record<StoreKind, number> = { memory: 0.85, redis: 0.5, postgres: 0.3 };
+/** Issue 13: a PostgreSQL batch worker at prefetch 500 within 0.85 of raw. */
+const BATCH_TARGET = 0.85;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** PostgreSQL holds a connection per claim; more than this would crowd a shared server's 100 connections. */
@@ -33,6 +35,8 @@ export interface ConsumeBenchOptions {
   prefetches: readonly number[];
   /** Jobs per run at a prefetch (fewer at prefetch 1, where each job is a round trip). */
   count: (prefetch: number) => number;
+  /** The batch-handler row (PostgreSQL store): prefetch, batch size, jobs. */
+  batch?: { prefetch: number; size: number; count: number };
 }
 
 export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchRow[]> {
@@ -58,10 +62,52 @@ export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchR
         }
       });
     }
+    if (options.batch !== undefined) {
+      const { prefetch, size, count } = options.batch;
+      await inBenchVhost(`consume-batch-${prefetch}`, async ({ url }) => {
+        await declarePlanAt(url, benchPlanWith(prefetch));
+        progress(`consume, prefetch ${prefetch}: raw amqplib manual-ack (${count} jobs)`);
+        await fillJobs(url, { count, runId: `${runId}-raw-batch` });
+        const raw = await rawConsume(url, 'bench', { prefetch, count });
+        progress(`consume, prefetch ${prefetch}: warren batch worker (${size} a batch), postgres store`);
+        await fillJobs(url, { count, runId: `${runId}-batch` });
+        const store = openStore('postgres', { table, redisPrefix });
+        const rate = await warrenConsumeBatch(url, prefetch, size, count, store);
+        rows.push(throughputRow('consume', `no-op batch handler (${size}), prefetch ${prefetch}, postgres store`, rate, raw, BATCH_TARGET));
+      });
+    }
   } finally {
     await dropStoreData(table, redisPrefix);
   }
   return rows;
+}
+
+/** Jobs/s of a warren batch worker (one PostgreSQL transaction per batch) draining `count` jobs. */
+async function warrenConsumeBatch(url: string, prefetch: number, size: number, count: number, store: IdempotencyStore): Promise<number> {
+  let handled = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const definition = defineWorker({
+    consumer: 'bench',
+    schema: z.object({ key: z.string(), sentAt: z.number(), note: z.string() }),
+    idempotency: store,
+    batch: { size, maxWaitMs: 50 },
+    handleBatch: (jobs) => {
+      handled += jobs.length;
+      // Counted when the batch is handed over; its COMMIT and acks follow, so stop() waits for them.
+      if (handled >= count) resolveDone();
+    },
+  });
+  const worker = new Worker([definition], benchPlanWith(prefetch), { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
+  const started = performance.now();
+  try {
+    await worker.start();
+    await done;
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    await worker.stop();
+    await store.close();
+  }
 }
 
 function openStore(kind: StoreKind, names: { table: string; redisPrefix: string }): IdempotencyStore {

@@ -29,7 +29,12 @@ const parts: Part[] = [
   { name: 'publish', run: () => benchPublish({ count: quick ? 5_000 : 20_000, runs: quick ? 1 : 3 }) },
   {
     name: 'consume',
-    run: () => benchConsume({ prefetches: [1, 10, 100], count: (prefetch) => (prefetch === 1 ? (quick ? 500 : 2_000) : quick ? 2_000 : 10_000) }),
+    run: () =>
+      benchConsume({
+        prefetches: [1, 10, 100],
+        count: (prefetch) => (prefetch === 1 ? (quick ? 500 : 2_000) : quick ? 2_000 : 10_000),
+        batch: { prefetch: 500, size: 250, count: quick ? 5_000 : 20_000 },
+      }),
   },
   {
     name: 'http',

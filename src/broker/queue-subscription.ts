@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { AckCoalescer } from './ack-coalescer.ts';
 import { redactText } from './urls.ts';
 
 /** One delivery, bound to the channel it arrived on. */
@@ -40,6 +41,9 @@ type Phase = 'idle' | 'subscribing' | 'subscribed' | 'waiting' | 'stopped';
 interface LiveChannel {
   channel: Channel;
   open: boolean;
+  /** Acks waiting for the end of this event-loop turn, to go out coalesced. */
+  acks: AckCoalescer;
+  flushScheduled: boolean;
   /** The error that closed it, if the broker closed it. */
   error: string | undefined;
 }
@@ -197,7 +201,7 @@ export class QueueSubscription {
   private async channel(model: ChannelModel): Promise<LiveChannel> {
     if (this.live?.open) return this.live;
     const channel = await model.createChannel();
-    const live: LiveChannel = { channel, open: true, error: undefined };
+    const live: LiveChannel = { channel, open: true, error: undefined, acks: new AckCoalescer(), flushScheduled: false };
     // amqplib emits 'error' when the broker closes a channel; unheard, it would throw.
     channel.on('error', (error: Error) => {
       live.error = redactText(error.message);
@@ -254,21 +258,54 @@ export class QueueSubscription {
 }
 
 function bindDelivery(live: LiveChannel, queue: string, message: ConsumeMessage): Delivery {
+  const tag = message.fields.deliveryTag;
+  live.acks.received(tag);
   let settled = false;
-  const settle = (action: (channel: Channel) => void): boolean => {
-    if (settled || !live.open) return false;
-    settled = true;
-    try {
-      action(live.channel);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   return {
     queue,
     message,
-    ack: () => settle((channel) => channel.ack(message)),
-    nack: (requeue) => settle((channel) => channel.nack(message, false, requeue)),
+    // Acks of one event-loop turn go out together (see AckCoalescer): the
+    // jobs of a batch, or of one socket read, cost one frame, not one each.
+    ack: () => {
+      if (settled || !live.open) return false;
+      settled = true;
+      live.acks.ready(tag);
+      scheduleAckFlush(live);
+      return true;
+    },
+    nack: (requeue) => {
+      if (settled || !live.open) return false;
+      settled = true;
+      // Leaves the outstanding set before any later multiple ack is computed, and goes out first.
+      live.acks.removed(tag);
+      try {
+        live.channel.nack(message, false, requeue);
+        return true;
+      } catch {
+        return false;
+      }
+    },
   };
+}
+
+function scheduleAckFlush(live: LiveChannel): void {
+  if (live.flushScheduled) return;
+  live.flushScheduled = true;
+  setImmediate(() => {
+    live.flushScheduled = false;
+    const plan = live.acks.flush();
+    // A channel closed meanwhile took its unacked deliveries back to the queue: nothing to send.
+    if (!live.open) return;
+    try {
+      if (plan.upTo !== undefined) live.channel.ack(ackable(plan.upTo), true);
+      for (const single of plan.singles) live.channel.ack(ackable(single), false);
+    } catch {
+      // The channel broke while writing: the broker requeues what was not acked.
+    }
+  });
+}
+
+/** amqplib acks by a message's delivery tag only. */
+function ackable(deliveryTag: number): ConsumeMessage {
+  return { fields: { deliveryTag } } as ConsumeMessage;
 }

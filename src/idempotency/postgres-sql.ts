@@ -20,6 +20,10 @@ export interface IdempotencySql {
   readonly restoreLockTimeout: string;
   /** $1 job id; inserts one row when the key is new, none when it is already recorded. */
   readonly insertKey: string;
+  /** $1 job ids (text[]); returns the ids inserted, i.e. not recorded before. */
+  readonly insertKeys: string;
+  /** $1 job ids (text[]) to forget again inside the claiming transaction. */
+  readonly deleteKeys: string;
   /** $1 age in milliseconds. */
   readonly purgeOlderThan: string;
 }
@@ -48,6 +52,8 @@ export function idempotencySql(table: string): IdempotencySql {
       "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)",
     restoreLockTimeout: "SELECT set_config('lock_timeout', $1, true)",
     insertKey: `INSERT INTO ${quoted} (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`,
+    insertKeys: `INSERT INTO ${quoted} (key) SELECT unnest($1::text[]) ON CONFLICT (key) DO NOTHING RETURNING key`,
+    deleteKeys: `DELETE FROM ${quoted} WHERE key = ANY($1::text[])`,
     purgeOlderThan: `DELETE FROM ${quoted} WHERE recorded_at < now() - make_interval(secs => $1::double precision / 1000)`,
   };
 }

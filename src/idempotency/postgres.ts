@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import { ClaimLostError, IdempotencyStoreError } from './errors.ts';
 import { assertLease } from './memory.ts';
 import { DEFAULT_TABLE, idempotencySql, type IdempotencySql } from './postgres-sql.ts';
-import type { ClaimResult, IdempotencyStore, IdempotencyTransaction } from './store.ts';
+import type { BatchClaim, ClaimResult, IdempotencyStore, IdempotencyTransaction } from './store.ts';
 import { requireInteger } from '../options.ts';
 
 /**
@@ -105,6 +105,87 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       }
       giveBack(true);
       throw storeError('claim failed', error);
+    }
+  }
+
+  /**
+   * Claims a batch in one transaction: one multi-row insert records every new
+   * key (a key recorded before is `done`). If a key is held by another open
+   * transaction past the lock timeout, the batch falls back to one insert per
+   * key under a savepoint, so only that key is `busy` and the rest are ours.
+   */
+  async claimBatch(keys: readonly string[], leaseMs: number): Promise<BatchClaim> {
+    assertLease(leaseMs);
+    if (new Set(keys).size !== keys.length) throw new RangeError('claimBatch: keys must be distinct');
+    await this.ready();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw storeError('cannot connect', error);
+    });
+    const onError = (error: Error): void => this.warn(error, 'connection error during a batch claim');
+    client.on('error', onError);
+    const giveBack = (destroy: boolean): void => {
+      client.off('error', onError);
+      client.release(destroy);
+    };
+    const statuses = new Map<string, 'claimed' | 'done' | 'busy'>();
+    try {
+      await client.query('BEGIN');
+      const timeouts = await client.query<{ previous: string }>(this.sql.setTimeouts, [`${this.options.lockTimeoutMs}ms`, `${Math.ceil(leaseMs)}ms`]);
+      await client.query('SAVEPOINT warren_batch');
+      try {
+        const inserted = await client.query<{ key: string }>(this.sql.insertKeys, [keys]);
+        const claimed = new Set(inserted.rows.map((row) => row.key));
+        for (const key of keys) statuses.set(key, claimed.has(key) ? 'claimed' : 'done');
+      } catch (error) {
+        if (!isPgError(error) || error.code !== LOCK_NOT_AVAILABLE) throw error;
+        await client.query('ROLLBACK TO SAVEPOINT warren_batch');
+        for (const key of keys) statuses.set(key, await this.insertOne(client, key));
+      }
+      await client.query(this.sql.restoreLockTimeout, [timeouts.rows[0]?.previous ?? '0']);
+    } catch (error) {
+      giveBack(true);
+      throw storeError('batch claim failed', error);
+    }
+    const claimedKeys = keys.filter((key) => statuses.get(key) === 'claimed');
+    if (claimedKeys.length === 0) {
+      await client.query('ROLLBACK').then(() => giveBack(false), () => giveBack(true));
+      return { statuses, complete: async () => undefined, release: async () => undefined };
+    }
+    const label = claimedKeys.length === 1 ? (claimedKeys[0] as string) : `${claimedKeys[0]} and ${claimedKeys.length - 1} more`;
+    const claim = this.track(new PostgresClaim(label, client, giveBack, Math.ceil(leaseMs)));
+    if (claim.status !== 'claimed' || claim.tx === undefined) throw new IdempotencyStoreError('unreachable: a tracked claim is claimed');
+    const { tx } = claim;
+    return {
+      statuses,
+      tx,
+      complete: async (failed) => {
+        // The failed jobs' records go again inside the transaction, so they commit as never done.
+        const forget = failed.filter((key) => statuses.get(key) === 'claimed');
+        if (forget.length > 0) {
+          try {
+            await tx.query(this.sql.deleteKeys, [forget]);
+          } catch (error) {
+            await claim.release();
+            throw error;
+          }
+        }
+        await claim.complete();
+      },
+      release: () => claim.release(),
+    };
+  }
+
+  /** One key inside a batch's transaction, under its own savepoint. */
+  private async insertOne(client: pg.PoolClient, key: string): Promise<'claimed' | 'done' | 'busy'> {
+    await client.query('SAVEPOINT warren_key');
+    try {
+      const inserted = await client.query(this.sql.insertKey, [key]);
+      await client.query('RELEASE SAVEPOINT warren_key');
+      return inserted.rowCount === 1 ? 'claimed' : 'done';
+    } catch (error) {
+      if (!isPgError(error) || error.code !== LOCK_NOT_AVAILABLE) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT warren_key');
+      return 'busy';
     }
   }
 

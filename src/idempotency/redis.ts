@@ -80,7 +80,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(options: RedisStoreOptions) {
     this.options = resolveRedisStoreOptions(options);
     // Few retries per command: a claim should fail fast (the delivery is retried later), not hang.
-    this.redis = new Redis(this.options.url, { maxRetriesPerRequest: 2, lazyConnect: false });
+    // Auto-pipelining sends every command issued in one event-loop turn as
+    // one write: the claims (and completions) of the jobs in flight together
+    // share a round trip instead of taking one each.
+    this.redis = new Redis(this.options.url, { maxRetriesPerRequest: 2, lazyConnect: false, enableAutoPipelining: true });
     this.redis.on('error', (error: Error) => {
       this.options.logger?.warn({ err: redactText(error.message), redis: redactUrl(this.options.url) }, 'idempotency store: redis connection error');
     });

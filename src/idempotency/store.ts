@@ -31,6 +31,22 @@ export type ClaimResult =
   /** Another delivery holds a live claim right now. */
   | { status: 'busy' };
 
+/** The claim of a whole batch of job ids (see `IdempotencyStore.claimBatch`). */
+export interface BatchClaim {
+  /** One entry per key asked for: `claimed` (ours to run), `done` (skip, ack) or `busy` (held elsewhere). */
+  readonly statuses: ReadonlyMap<string, 'claimed' | 'done' | 'busy'>;
+  /** The one transaction every claimed key was recorded in (PostgreSQL). */
+  readonly tx?: IdempotencyTransaction;
+  /**
+   * Records the claimed keys as done except `failed` ones, whose claims are
+   * given up; with a transaction that is one COMMIT. Throws `ClaimLostError`
+   * (nothing was recorded) like `complete()`.
+   */
+  complete(failed: readonly string[]): Promise<void>;
+  /** Gives every claim up (rolls the transaction back). */
+  release(): Promise<void>;
+}
+
 export interface IdempotencyStore {
   readonly kind: 'memory' | 'redis' | 'postgres';
   /**
@@ -39,5 +55,11 @@ export interface IdempotencyStore {
    * its connection drops (PostgreSQL).
    */
   claim(key: string, leaseMs: number): Promise<ClaimResult>;
+  /**
+   * Claims many keys at once, in one transaction where the store has them
+   * (PostgreSQL: one round trip for the whole batch). Optional: batch
+   * workers fall back to one `claim` per key, issued together.
+   */
+  claimBatch?(keys: readonly string[], leaseMs: number): Promise<BatchClaim>;
   close(): Promise<void>;
 }

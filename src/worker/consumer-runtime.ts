@@ -17,6 +17,7 @@ import { Semaphore } from './semaphore.ts';
 import { decodeStep } from './steps/decode.ts';
 import { dedupeStep } from './steps/dedupe.ts';
 import { handleStep } from './steps/handle.ts';
+import { BatchHandler } from './steps/handle-batch.ts';
 import { retryInPlaceStep } from './steps/retry-in-place.ts';
 import { jobIdOf, settleStep } from './steps/settle.ts';
 import { stopGateStep } from './steps/stop-gate.ts';
@@ -56,6 +57,7 @@ export class ConsumerRuntime {
   private readonly pipeline: (ctx: JobState) => Promise<void>;
   private readonly channel: ConsumerChannel;
   private readonly ordered: boolean;
+  private batchHandler: BatchHandler | undefined;
 
   constructor(private readonly deps: ConsumerRuntimeDeps) {
     // Every in-flight job listens on these two; prefetch bounds how many.
@@ -105,6 +107,8 @@ export class ConsumerRuntime {
   /** Cancel, give in-flight jobs until the deadline, release the rest, close the channel. */
   async stop(deadlineMs: number): Promise<void> {
     this.stopping.abort();
+    // Jobs gathered for a batch run now: none waits out maxWaitMs past the stop.
+    this.batchHandler?.flush();
     await this.channel.cancel().catch(() => undefined);
     for (const queue of this.deps.plan.queues) this.deps.metrics.subscribed.set({ consumer: this.name, queue }, 0);
     const drained = await waitAll(this.inFlight, deadlineMs);
@@ -134,6 +138,20 @@ export class ConsumerRuntime {
           },
         }),
       );
+    }
+    if (settings.batch !== undefined) {
+      this.batchHandler = new BatchHandler({
+        definition,
+        size: settings.batch.size,
+        maxWaitMs: settings.batch.maxWaitMs,
+        store,
+        consumer: plan.name,
+        timeoutMs: settings.timeoutMs,
+        leaseMs: settings.leaseMs,
+        hardStop: this.hardStop.signal,
+        logger: this.deps.logger.child({ consumer: plan.name }),
+      });
+      return [...steps, this.batchHandler.step];
     }
     return [...steps, dedupe, handle];
   }

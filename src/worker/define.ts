@@ -26,7 +26,44 @@ export interface JobContext {
 /** A store, or a factory called once when the worker starts (so importing a module opens nothing). */
 export type IdempotencyOption = IdempotencyStore | (() => IdempotencyStore | Promise<IdempotencyStore>);
 
-export interface WorkerSpec<Payload = unknown> {
+/** One job of a batch, as `handleBatch` sees it. */
+export interface BatchJob<Payload = unknown> {
+  payload: Payload;
+  jobId: string;
+  attempt: number;
+  orderingKey: string | undefined;
+  jobType: string | undefined;
+  headers: Readonly<Record<string, unknown>>;
+  logger: Logger;
+  /**
+   * Fails this job alone: it goes to its next retry tier or the DLQ and its
+   * dedup record is not committed, while the rest of the batch commits. Fail
+   * a job *before* writing its effects through `ctx.tx`: what was written for
+   * it commits with the batch.
+   */
+  fail(error: unknown): void;
+}
+
+/** What a batch handler gets besides its jobs. */
+export interface BatchContext {
+  /**
+   * With the PostgreSQL store: the one transaction that records every job id
+   * of the batch; effects written through it commit together with them.
+   */
+  tx: IdempotencyTransaction | undefined;
+  /** Aborted when the batch times out or the worker's shutdown deadline passes. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export interface BatchOptions {
+  /** Most jobs per handler call. Needs the consumer's prefetch (and concurrency) at least this big. */
+  size: number;
+  /** How long the first job of a batch waits for more before the batch runs anyway. */
+  maxWaitMs: number;
+}
+
+interface WorkerSpecBase<Payload> {
   /** A consumer of the topology file: queues, prefetch, retries and DLQ come from there. */
   consumer: string;
   /**
@@ -38,7 +75,6 @@ export interface WorkerSpec<Payload = unknown> {
    * `defineWorker<ConsumerPayloads['name']>({ … })` (`warren types`).
    */
   schema?: z.ZodType<Payload>;
-  handle(payload: Payload, ctx: JobContext): Promise<void> | void;
   /** Handlers in flight at once. @defaultValue the consumer's prefetch */
   concurrency?: number;
   /** A handler running longer is aborted and retried. @defaultValue 30_000 */
@@ -49,6 +85,20 @@ export interface WorkerSpec<Payload = unknown> {
   leaseMs?: number;
   /** Classifies errors; `false` sends the job to the DLQ without retries. @defaultValue every error but `NonRetryableError` */
   isRetryable?: (error: unknown) => boolean;
+}
+
+export interface WorkerSpec<Payload = unknown> extends WorkerSpecBase<Payload> {
+  handle(payload: Payload, ctx: JobContext): Promise<void> | void;
+}
+
+/**
+ * A batch worker: `handleBatch` gets up to `batch.size` jobs at once (or
+ * what arrived within `batch.maxWaitMs`). Throwing fails the whole batch;
+ * `job.fail()` fails one job. `timeoutMs` bounds one batch.
+ */
+export interface BatchWorkerSpec<Payload = unknown> extends WorkerSpecBase<Payload> {
+  batch: BatchOptions;
+  handleBatch(jobs: Array<BatchJob<Payload>>, ctx: BatchContext): Promise<void> | void;
 }
 
 const WORKER_DEFINITION = Symbol.for('warren.worker-definition');
@@ -64,6 +114,9 @@ export interface WorkerDefinition {
   readonly idempotency?: IdempotencyOption | undefined;
   readonly leaseMs?: number | undefined;
   readonly isRetryable?: ((error: unknown) => boolean) | undefined;
+  /** Set for batch workers, with `handleBatch`; `handle` then runs a batch of one. */
+  readonly batch?: BatchOptions | undefined;
+  handleBatch?(jobs: BatchJob[], ctx: BatchContext): Promise<void> | void;
 }
 
 /**
@@ -71,12 +124,43 @@ export interface WorkerDefinition {
  * The payload type comes from the explicit type argument (the generated
  * `ConsumerPayloads['name']`), else from `schema`, else `unknown`.
  */
-export function defineWorker<Payload = unknown>(spec: WorkerSpec<Payload>): WorkerDefinition {
+export function defineWorker<Payload = unknown>(spec: WorkerSpec<Payload>): WorkerDefinition;
+export function defineWorker<Payload = unknown>(spec: BatchWorkerSpec<Payload>): WorkerDefinition;
+export function defineWorker<Payload = unknown>(spec: WorkerSpec<Payload> | BatchWorkerSpec<Payload>): WorkerDefinition {
+  if ('handleBatch' in spec) {
+    const { handleBatch, ...rest } = spec;
+    const runBatch = (jobs: BatchJob[], ctx: BatchContext) => handleBatch(jobs as Array<BatchJob<Payload>>, ctx);
+    return {
+      ...rest,
+      handleBatch: runBatch,
+      handle: (payload, ctx) => runBatchOfOne(runBatch, payload, ctx),
+      [WORKER_DEFINITION]: true,
+    };
+  }
   return {
     ...spec,
     handle: (payload, ctx) => spec.handle(payload as Payload, ctx),
     [WORKER_DEFINITION]: true,
   };
+}
+
+/** A batch handler called the single-job way: a failed job becomes the thrown error. */
+async function runBatchOfOne(handleBatch: (jobs: BatchJob[], ctx: BatchContext) => Promise<void> | void, payload: unknown, ctx: JobContext): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  const job: BatchJob = {
+    payload,
+    jobId: ctx.jobId,
+    attempt: ctx.attempt,
+    orderingKey: ctx.orderingKey,
+    jobType: ctx.jobType,
+    headers: ctx.headers,
+    logger: ctx.logger,
+    fail: (error) => {
+      failure ??= { error };
+    },
+  };
+  await handleBatch([job], { tx: ctx.tx, signal: ctx.signal, logger: ctx.logger });
+  if (failure !== undefined) throw failure.error;
 }
 
 export function isWorkerDefinition(value: unknown): value is WorkerDefinition {

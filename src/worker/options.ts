@@ -66,6 +66,8 @@ export interface ConsumerSettings {
   timeoutMs: number;
   leaseMs: number;
   isRetryable: (error: unknown) => boolean;
+  /** Batch workers only. */
+  batch: { size: number; maxWaitMs: number } | undefined;
 }
 
 export function resolveConsumerSettings(definition: WorkerDefinition, plan: ConsumerPlan): ConsumerSettings {
@@ -75,6 +77,7 @@ export function resolveConsumerSettings(definition: WorkerDefinition, plan: Cons
     timeoutMs,
     leaseMs: definition.leaseMs ?? timeoutMs + WORKER_DEFAULTS.leaseMarginMs,
     isRetryable: definition.isRetryable ?? ((error) => !(error instanceof NonRetryableError)),
+    batch: definition.batch === undefined ? undefined : { ...definition.batch },
   };
   requireInteger(`${definition.consumer}: concurrency`, settings.concurrency, 1);
   requireInteger(`${definition.consumer}: timeoutMs`, settings.timeoutMs, 1);
@@ -84,5 +87,23 @@ export function resolveConsumerSettings(definition: WorkerDefinition, plan: Cons
   if (settings.leaseMs < settings.timeoutMs) {
     throw new RangeError(`${definition.consumer}: leaseMs (${settings.leaseMs}) must be at least timeoutMs (${settings.timeoutMs})`);
   }
+  if (settings.batch !== undefined) requireBatchFits(definition.consumer, settings.batch, settings.concurrency, plan.prefetch);
   return settings;
+}
+
+/**
+ * A batch only fills if the broker hands over that many unacked deliveries
+ * (prefetch, per queue) and that many may wait in the worker at once
+ * (concurrency, which defaults to the prefetch). Refused at start-up rather
+ * than silently running batches that can never be full.
+ */
+function requireBatchFits(consumer: string, batch: { size: number; maxWaitMs: number }, concurrency: number, prefetch: number): void {
+  requireInteger(`${consumer}: batch.size`, batch.size, 1);
+  requireInteger(`${consumer}: batch.maxWaitMs`, batch.maxWaitMs, 0);
+  if (prefetch < batch.size) {
+    throw new RangeError(`${consumer}: prefetch ${prefetch} cannot fill a batch of ${batch.size}; set the consumer's prefetch to at least ${batch.size} (2 × ${batch.size} lets the next batch gather while one runs)`);
+  }
+  if (concurrency < batch.size) {
+    throw new RangeError(`${consumer}: concurrency ${concurrency} cannot fill a batch of ${batch.size}; leave it unset (it follows the prefetch) or set it to at least ${batch.size}`);
+  }
 }

@@ -83,7 +83,7 @@ describe.each(['postgres', 'redis'] as const)('crash safety with the %s store', 
     await vhost?.cleanup();
   });
 
-  it(`records each of ${JOBS} jobs exactly once across ${KILL_AT.length} SIGKILLs`, async () => {
+  it(`records each of ${JOBS} jobs exactly once across ${KILL_AT.length} SIGKILLs`, { timeout: 180_000 }, async () => {
     const publisher = await testPublisher(vhost.url, 'ledger');
     for (let n = 0; n < JOBS; n++) await publisher.job('', { n });
     await publisher.close();

@@ -1,4 +1,5 @@
 import type { JobContext, WorkerDefinition } from '../define.ts';
+import { DeadlineQueue } from '../deadlines.ts';
 import type { Step } from '../pipeline.ts';
 import type { JobState } from '../context.ts';
 import { HandlerTimeoutError, ReleasedError } from '../errors.ts';
@@ -13,25 +14,47 @@ export interface HandleOptions {
 /**
  * Runs the handler with a deadline. On timeout (or the shutdown deadline)
  * the handler's signal aborts and the step fails at once, without waiting
- * for a handler that ignores its signal.
+ * for a handler that ignores its signal. The deadlines of all jobs share one
+ * timer, and a job's AbortController is only made if its handler reads
+ * `ctx.signal`: most handlers never do, and both cost more than a no-op job.
  */
 export function handleStep(options: HandleOptions): Step<JobState> {
+  const deadlines = new DeadlineQueue(options.timeoutMs, () => new HandlerTimeoutError(options.timeoutMs));
+  const onHardStop = () => deadlines.expireAll(new ReleasedError());
+  if (options.hardStop.aborted) queueMicrotask(onHardStop);
+  else options.hardStop.addEventListener('abort', onHardStop, { once: true });
   return async (ctx) => {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new HandlerTimeoutError(options.timeoutMs)), options.timeoutMs);
-    const onHardStop = () => controller.abort(new ReleasedError());
-    if (options.hardStop.aborted) onHardStop();
-    options.hardStop.addEventListener('abort', onHardStop, { once: true });
+    let controller: AbortController | undefined;
+    let expired: Error | undefined;
+    let fail: ((error: Error) => void) | undefined;
+    const deadline = deadlines.start((reason) => {
+      expired = reason;
+      controller?.abort(reason);
+      fail?.(reason);
+    });
+    if (options.hardStop.aborted) deadlines.expireAll(new ReleasedError());
+    const signal = (): AbortSignal => {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (expired !== undefined) controller.abort(expired);
+      }
+      return controller.signal;
+    };
     try {
-      await Promise.race([Promise.resolve().then(() => options.definition.handle(ctx.payload, jobContext(ctx, controller.signal))), rejectOnAbort(controller.signal)]);
+      await Promise.race([
+        Promise.resolve().then(() => options.definition.handle(ctx.payload, jobContext(ctx, signal))),
+        new Promise<never>((_, reject) => {
+          if (expired !== undefined) reject(expired);
+          else fail = reject;
+        }),
+      ]);
     } finally {
-      clearTimeout(timer);
-      options.hardStop.removeEventListener('abort', onHardStop);
+      deadlines.done(deadline);
     }
   };
 }
 
-function jobContext(ctx: JobState, signal: AbortSignal): JobContext {
+function jobContext(ctx: JobState, signal: () => AbortSignal): JobContext {
   return {
     jobId: ctx.jobId,
     attempt: ctx.attempt,
@@ -39,15 +62,9 @@ function jobContext(ctx: JobState, signal: AbortSignal): JobContext {
     jobType: ctx.delivery.properties.type,
     headers: ctx.headers,
     logger: ctx.logger,
-    signal,
+    get signal() {
+      return signal();
+    },
     tx: ctx.tx,
   };
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new ReleasedError());
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
 }
