@@ -15,9 +15,10 @@ import { RedisIdempotencyStore } from '../src/idempotency/redis.ts';
 import type { IdempotencyStore } from '../src/idempotency/store.ts';
 import { pino } from 'pino';
 import { declarePlanAt } from '../src/topology/declare.ts';
+import type { TopologyPlan } from '../src/topology/plan.ts';
 import { defineWorker, Worker } from '../src/worker/index.ts';
 import { fillJobs } from './lib/jobs.ts';
-import { benchPlanWith } from './lib/plans.ts';
+import { benchPlanWith, type BenchQueueType } from './lib/plans.ts';
 import { rawConsume } from './lib/raw-amqplib.ts';
 import { throughputRow, type BenchRow } from './lib/table.ts';
 import { inBenchVhost, progress } from './lib/vhost.ts';
@@ -37,6 +38,8 @@ export interface ConsumeBenchOptions {
   count: (prefetch: number) => number;
   /** The batch-handler row (PostgreSQL store): prefetch, batch size, jobs. */
   batch?: { prefetch: number; size: number; count: number };
+  /** Type of the consumed queue (raw and warren alike); default: the topology default, quorum. */
+  queueType?: BenchQueueType;
 }
 
 export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchRow[]> {
@@ -48,7 +51,7 @@ export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchR
     for (const prefetch of options.prefetches) {
       const count = options.count(prefetch);
       await inBenchVhost(`consume-${prefetch}`, async ({ url }) => {
-        const plan = benchPlanWith(prefetch);
+        const plan = benchPlanWith(prefetch, options.queueType);
         await declarePlanAt(url, plan);
         progress(`consume, prefetch ${prefetch}: raw amqplib manual-ack (${count} jobs)`);
         await fillJobs(url, { count, runId: `${runId}-raw-${prefetch}` });
@@ -57,8 +60,9 @@ export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchR
           progress(`consume, prefetch ${prefetch}: warren worker, ${kind} store`);
           await fillJobs(url, { count, runId: `${runId}-${kind}-${prefetch}` });
           const store = openStore(kind, { table, redisPrefix });
-          const rate = await warrenConsume(url, prefetch, count, store);
-          rows.push(throughputRow('consume', `no-op handler, prefetch ${prefetch}, ${kind} store`, rate, raw, TARGETS[kind]));
+          const rate = await warrenConsume(url, plan, count, store);
+          const type = options.queueType === undefined ? '' : `, ${options.queueType}`;
+          rows.push(throughputRow('consume', `no-op handler, prefetch ${prefetch}, ${kind} store${type}`, rate, raw, TARGETS[kind]));
         }
       });
     }
@@ -117,7 +121,7 @@ function openStore(kind: StoreKind, names: { table: string; redisPrefix: string 
 }
 
 /** Jobs/s of a warren worker draining `count` jobs from the `bench` queue. */
-async function warrenConsume(url: string, prefetch: number, count: number, store: IdempotencyStore): Promise<number> {
+async function warrenConsume(url: string, plan: TopologyPlan, count: number, store: IdempotencyStore): Promise<number> {
   let handled = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -129,7 +133,7 @@ async function warrenConsume(url: string, prefetch: number, count: number, store
       if (++handled === count) resolveDone();
     },
   });
-  const worker = new Worker([definition], benchPlanWith(prefetch), { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
+  const worker = new Worker([definition], plan, { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
   const started = performance.now();
   try {
     await worker.start();

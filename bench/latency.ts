@@ -6,7 +6,7 @@
  * request; above, jobs go in batches of 10 (as a client sending that many
  * would), since one producer process on these 2 cores serves about 1.5k
  * single-job requests/s. Raw amqplib's figure is publish → deliver at the
- * same rate on a classic queue (bench/lib/raw-amqplib.ts).
+ * same rate on a queue of the same type (bench/lib/raw-amqplib.ts).
  */
 import { Agent, request } from 'node:http';
 import { pino } from 'pino';
@@ -30,7 +30,8 @@ export async function benchLatency(options: { rates: readonly number[]; duration
   const rows: BenchRow[] = [];
   for (const rate of options.rates) {
     await inBenchVhost(`latency-${rate}`, async ({ url }) => {
-      await declareQueue(url, 'bench-latency-raw', 'classic');
+      // Raw runs on a queue of the same type as warren's (the topology default).
+      await declareQueue(url, 'bench-latency-raw', benchPlanWith(PREFETCH).queues.find((q) => q.name === 'bench')?.type ?? 'quorum');
       progress(`latency at ${rate}/s: raw amqplib publish -> deliver (${options.durationMs} ms)`);
       const raw = await rawLatency(url, 'bench-latency-raw', { rate, durationMs: options.durationMs });
       progress(`latency at ${rate}/s: warren HTTP request sent -> handler start`);

@@ -19,6 +19,14 @@ import { benchScaling } from './scaling.ts';
 const quick = process.argv.includes('--quick');
 const onlyFlag = process.argv.indexOf('--only');
 const only = onlyFlag >= 0 ? new Set((process.argv[onlyFlag + 1] ?? '').split(',')) : undefined;
+/** `--queue-type classic|quorum`: the queue type of the consume rows (default: the topology default, quorum). */
+const queueTypeFlag = process.argv.indexOf('--queue-type');
+const queueTypeArg = queueTypeFlag >= 0 ? process.argv[queueTypeFlag + 1] : undefined;
+if (queueTypeArg !== undefined && queueTypeArg !== 'classic' && queueTypeArg !== 'quorum') {
+  process.stderr.write(`--queue-type takes classic or quorum, not ${JSON.stringify(queueTypeArg)}\n`);
+  process.exit(1);
+}
+const queueType = queueTypeArg;
 
 interface Part {
   name: string;
@@ -34,6 +42,7 @@ const parts: Part[] = [
         prefetches: [1, 10, 100],
         count: (prefetch) => (prefetch === 1 ? (quick ? 500 : 2_000) : quick ? 2_000 : 10_000),
         batch: { prefetch: 500, size: 250, count: quick ? 5_000 : 20_000 },
+        ...(queueType !== undefined && { queueType }),
       }),
   },
   {

@@ -9,7 +9,11 @@ import type { TopologyPlan } from '../../src/topology/plan.ts';
 export const BENCH_EXCHANGE = 'bench';
 export const BENCH_JOB = 'bench.job';
 
-export function benchTopologyYaml(prefetch: number): string {
+/** The queue type of the benchmark's consumers; unset means the topology default (quorum). */
+export type BenchQueueType = 'classic' | 'quorum' | undefined;
+
+export function benchTopologyYaml(prefetch: number, queueType?: BenchQueueType): string {
+  const queueOptions = queueType === undefined ? '' : `\n    queueOptions: { type: ${queueType} }`;
   return `version: 1
 exchanges:
   ${BENCH_EXCHANGE}: { type: direct }
@@ -28,18 +32,18 @@ jobs:
 consumers:
   bench:
     source: { exchange: ${BENCH_EXCHANGE}, pattern: ${BENCH_JOB} }
-    prefetch: ${prefetch}
+    prefetch: ${prefetch}${queueOptions}
     retry: { delays: [1s] }
   bench-sharded:
     source: { exchange: ${BENCH_EXCHANGE}, pattern: ${BENCH_JOB}.sharded }
     shards: 4
-    prefetch: ${prefetch}
+    prefetch: ${prefetch}${queueOptions}
     retry: { delays: [1s] }
 `;
 }
 
-export function benchPlanWith(prefetch: number): TopologyPlan {
-  const parsed = parseTopology(benchTopologyYaml(prefetch), 'bench.yaml');
+export function benchPlanWith(prefetch: number, queueType?: BenchQueueType): TopologyPlan {
+  const parsed = parseTopology(benchTopologyYaml(prefetch, queueType), 'bench.yaml');
   if (!parsed.ok) throw new Error(parsed.issues.map((issue) => issue.message).join('\n'));
   return parsed.value.plan;
 }

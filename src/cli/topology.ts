@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { applyTopology, planTopology, PlanConflictError, targetVhost, type PlanReport } from '../topology/apply.ts';
+import { applyTopology, PermissionRefusedError, planTopology, PlanConflictError, targetVhost, type PlanReport } from '../topology/apply.ts';
+import { DeclarationRefusedError } from '../topology/declare.ts';
 import { hasConflicts } from '../topology/diff.ts';
 import { exportDefinitions } from '../topology/export.ts';
 import { loadTopology } from '../topology/load.ts';
@@ -50,6 +51,9 @@ export function registerTopologyCommands(program: Command): void {
         const report = await applyTopology(plan, brokerTarget(), { forceDeclare: options.forceDeclare ?? false });
         writeReport(report, options.json, formatApplyReport);
       } catch (error) {
+        // What the broker has or would refuse: exit 3 with the reason in a line, never a stack trace.
+        if (error instanceof PermissionRefusedError) throw new CliExit(EXIT.conflict, error.message);
+        if (error instanceof DeclarationRefusedError) throw new CliExit(EXIT.conflict, `apply failed: ${error.message}`);
         if (!(error instanceof PlanConflictError)) throw error;
         writeReport(error.report, options.json, formatPlanReport);
         throw new CliExit(EXIT.conflict, 'apply refused: the topology conflicts with the broker; nothing was declared');

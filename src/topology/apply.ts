@@ -1,11 +1,12 @@
 import { encodeVhost, ManagementClient } from '../broker/management.ts';
 import { redactText, redactUrl, withVhost } from '../broker/urls.ts';
 import { targetVhost } from '../broker/vhost.ts';
-import { BrokerUnavailableError, ConflictError } from '../errors.ts';
+import { BrokerUnavailableError, ConflictError, WarrenError } from '../errors.ts';
 import { declarePlanAt } from './declare.ts';
 import { diffTopology, hasConflicts, type Change } from './diff.ts';
-import { inspectVhost } from './inspect.ts';
+import { inspectVhost, vhostExists } from './inspect.ts';
 import { bindingName, type TopologyPlan } from './plan.ts';
+import { permissionProblems, type PermissionProblem, type VhostPermissions } from './permissions.ts';
 import { PROBE_LIMITS, probeOverAmqp } from './probe.ts';
 
 /**
@@ -57,6 +58,20 @@ export class PlanConflictError extends ConflictError {
   }
 }
 
+/** Apply refused: the AMQP user's permissions would make the broker refuse part of the plan. Nothing was declared. */
+export class PermissionRefusedError extends WarrenError {
+  constructor(
+    readonly user: string,
+    readonly problems: PermissionProblem[],
+  ) {
+    super(
+      'TOPOLOGY_FORBIDDEN',
+      `apply refused: the broker would refuse ${problems.length} declaration${problems.length === 1 ? '' : 's'} for user "${user}" ` +
+        `(nothing was declared):\n${problems.map((p) => `  ${p.kind} ${p.name}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
 export { targetVhost } from '../broker/vhost.ts';
 
 export async function planTopology(plan: TopologyPlan, target: BrokerTarget): Promise<PlanReport> {
@@ -89,20 +104,48 @@ export async function applyTopology(plan: TopologyPlan, target: BrokerTarget, op
         `(not checked that way: ${PROBE_LIMITS.join('; ')})`,
     );
   }
-  const vhostCreated = reachable ? await ensureVhost(management, vhost, target.amqpUrls[0]) : false;
+  // Everything that could make the broker refuse part of the plan is checked
+  // before the first declaration: the file (validated when loaded), every
+  // conflict, and the user's permissions. Only then is the vhost created.
   const report = await planTopology(plan, target);
   if (hasConflicts(report)) throw new PlanConflictError(report);
   const missing = creates(plan, report.changes);
+  const user = amqpUser(target.amqpUrls[0]);
+  if (reachable && report.vhostExists === true) await checkPermissions(management, vhost, user, missing);
+  const vhostCreated = reachable && report.vhostExists === false ? await ensureVhost(management, vhost, user) : false;
   await withFirstNode(target.amqpUrls, vhost, (url) => declarePlanAt(url, missing));
   return { ...report, vhostExists: true, vhostCreated };
 }
 
+/**
+ * Refuses, before anything is declared, when the user's permissions on the
+ * vhost would make RabbitMQ refuse one of the declarations. Skipped when the
+ * management API will not show them (only administrators may read them).
+ */
+async function checkPermissions(management: ManagementClient, vhost: string, user: string, plan: TopologyPlan): Promise<void> {
+  let permissions: VhostPermissions | undefined;
+  try {
+    permissions = await management.get<VhostPermissions>(`/permissions/${encodeVhost(vhost)}/${encodeURIComponent(user)}`);
+  } catch {
+    return;
+  }
+  if (permissions === undefined) {
+    throw new PermissionRefusedError(user, [
+      { kind: 'vhost', name: vhost, message: `user "${user}" has no permissions on vhost "${vhost}" (grant them, e.g. rabbitmqctl set_permissions)` },
+    ]);
+  }
+  const problems = permissionProblems(plan, permissions, user);
+  if (problems !== undefined && problems.length > 0) throw new PermissionRefusedError(user, problems);
+}
+
+function amqpUser(amqpUrl: string | undefined): string {
+  return decodeURIComponent(new URL(amqpUrl ?? 'amqp://guest@localhost').username || 'guest');
+}
+
 /** Creates the vhost when missing and lets the AMQP user in; true if it was created. */
-async function ensureVhost(management: ManagementClient, vhost: string, amqpUrl: string | undefined): Promise<boolean> {
-  const path = `/vhosts/${encodeVhost(vhost)}`;
-  if ((await management.get<unknown>(path)) !== undefined) return false;
-  await management.put(path, {});
-  const user = decodeURIComponent(new URL(amqpUrl ?? 'amqp://guest@localhost').username || 'guest');
+async function ensureVhost(management: ManagementClient, vhost: string, user: string): Promise<boolean> {
+  if (await vhostExists(management, vhost)) return false;
+  await management.put(`/vhosts/${encodeVhost(vhost)}`, {});
   await management.put(`/permissions/${encodeVhost(vhost)}/${encodeURIComponent(user)}`, {
     configure: '.*',
     write: '.*',

@@ -1,4 +1,5 @@
 import { formatDuration } from '../duration.ts';
+import { declaredNameProblems } from './broker-limits.ts';
 import { derivedNames, ORDERING_KEY_HEADER } from './names.ts';
 import type {
   Arguments,
@@ -10,12 +11,24 @@ import type {
   RetryTierPlan,
   TopologyPlan,
 } from './plan.ts';
+import { queueArguments } from './queue-arguments.ts';
 import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
 
-/** A name that two parts of the file (or a derived object) both claim. */
+/**
+ * A name that two parts of the file (or a derived object) both claim, or
+ * that the broker would refuse. `path` is where it comes from; with `atKey`
+ * the position is the key itself (e.g. the consumer's name), not its value.
+ */
 export interface CompileIssue {
   path: (string | number)[];
   message: string;
+  atKey?: boolean;
+}
+
+/** Where a declared name comes from: the path to report, and whether the file wrote it as is. */
+interface Origin {
+  path: (string | number)[];
+  derived: boolean;
 }
 
 export type CompileResult = { ok: true; plan: TopologyPlan } | { ok: false; issues: CompileIssue[] };
@@ -30,7 +43,7 @@ type QueueOptions = Omit<QueueSpec, 'bindings' | 'deadLetterExchange' | 'deadLet
 export function compileTopology(file: TopologyFile): CompileResult {
   const builder = new PlanBuilder();
   for (const [name, spec] of Object.entries(file.exchanges)) {
-    builder.exchange(exchangePlan(name, spec), ['exchanges', name]);
+    builder.exchange(exchangePlan(name, spec), own(['exchanges', name]));
     for (const binding of spec.bindings) {
       builder.bind({
         source: binding.exchange,
@@ -78,29 +91,37 @@ class PlanBuilder {
   readonly issues: CompileIssue[] = [];
   private readonly owners = new Map<string, string>();
 
-  exchange(plan: ExchangePlan, path: (string | number)[]): void {
-    if (this.claim(`exchange ${plan.name}`, path)) this.exchanges.push(plan);
+  exchange(plan: ExchangePlan, origin: Origin): void {
+    if (this.claim('exchange', plan.name, origin)) this.exchanges.push(plan);
   }
 
-  queue(plan: QueuePlan, path: (string | number)[]): void {
-    if (this.claim(`queue ${plan.name}`, path)) this.queues.push(plan);
+  queue(plan: QueuePlan, origin: Origin): void {
+    if (this.claim('queue', plan.name, origin)) this.queues.push(plan);
   }
 
   bind(binding: BindingPlan): void {
     this.bindings.push(binding);
   }
 
-  private claim(key: string, path: (string | number)[]): boolean {
+  private claim(kind: 'exchange' | 'queue', name: string, origin: Origin): boolean {
+    const key = `${kind} ${name}`;
     const owner = this.owners.get(key);
-    const here = path.join('.');
     if (owner !== undefined) {
-      this.issues.push({ path, message: `duplicate name: ${key} is also defined by ${owner}` });
+      this.issues.push({ path: origin.path, message: `duplicate name: ${key} is also defined by ${owner}` });
       return false;
     }
-    this.owners.set(key, here);
+    this.owners.set(key, origin.path.join('.'));
+    for (const message of declaredNameProblems(kind, name, origin.derived)) {
+      this.issues.push({ path: origin.path, message, atKey: true });
+    }
     return true;
   }
 }
+
+/** A name written in the file at `path`. */
+const own = (path: (string | number)[]): Origin => ({ path, derived: false });
+/** A name warren derives from what is written at `path`. */
+const derivedFrom = (path: (string | number)[]): Origin => ({ path, derived: true });
 
 function exchangePlan(name: string, spec: ExchangeSpec): ExchangePlan {
   const args: Arguments = { ...spec.arguments };
@@ -119,20 +140,6 @@ function exchangePlan(name: string, spec: ExchangeSpec): ExchangePlan {
   };
 }
 
-function queueArguments(options: QueueOptions): Arguments {
-  const args: Arguments = {};
-  if (options.type === 'quorum') args['x-queue-type'] = 'quorum';
-  if (options.maxLength !== undefined) args['x-max-length'] = options.maxLength;
-  if (options.maxLengthBytes !== undefined) args['x-max-length-bytes'] = options.maxLengthBytes;
-  if (options.overflow !== undefined) args['x-overflow'] = options.overflow;
-  if (options.messageTtl !== undefined) args['x-message-ttl'] = options.messageTtl;
-  if (options.expires !== undefined) args['x-expires'] = options.expires;
-  if (options.singleActiveConsumer !== undefined) args['x-single-active-consumer'] = options.singleActiveConsumer;
-  if (options.deliveryLimit !== undefined) args['x-delivery-limit'] = options.deliveryLimit;
-  if (options.maxPriority !== undefined) args['x-max-priority'] = options.maxPriority;
-  return { ...args, ...options.arguments };
-}
-
 function queuePlan(name: string, options: QueueOptions, extra: Arguments = {}): QueuePlan {
   return {
     name,
@@ -144,22 +151,24 @@ function queuePlan(name: string, options: QueueOptions, extra: Arguments = {}): 
 }
 
 function addQueue(builder: PlanBuilder, name: string, spec: QueueSpec, file: TopologyFile): void {
+  const path = ['queues', name];
   const extra: Arguments = {};
   if (spec.deadLetterExchange !== undefined) extra['x-dead-letter-exchange'] = spec.deadLetterExchange;
   if (spec.deadLetterRoutingKey !== undefined) extra['x-dead-letter-routing-key'] = spec.deadLetterRoutingKey;
   // A quorum queue without a dead-letter target silently drops messages past
-  // its delivery limit (20 by default on RabbitMQ 4), so it always gets one.
+  // its delivery limit (20 by default on RabbitMQ 4), so it always gets one,
+  // as durable as the queue itself.
   const needsDeadLetter =
     spec.type === 'quorum' && spec.deadLetterExchange === undefined && spec.arguments['x-dead-letter-exchange'] === undefined;
   if (needsDeadLetter) {
     const dlx = derivedNames.queueDeadLetterExchange(name);
     const dlq = derivedNames.queueDeadLetterQueue(name);
     extra['x-dead-letter-exchange'] = dlx;
-    builder.exchange(fanout(dlx), ['queues', name]);
-    builder.queue(queuePlan(dlq, classicDefaults()), ['queues', name]);
+    builder.exchange(fanout(dlx), derivedFrom(path));
+    builder.queue(queuePlan(dlq, derivedQueueOptions(spec.type, spec.leaderLocator)), derivedFrom(path));
     builder.bind({ source: dlx, destination: dlq, destinationType: 'queue', routingKey: '', arguments: {} });
   }
-  builder.queue(queuePlan(name, spec, extra), ['queues', name]);
+  builder.queue(queuePlan(name, spec, extra), own(path));
   for (const binding of spec.bindings) {
     const isHash = file.exchanges[binding.exchange]?.type === 'x-consistent-hash';
     builder.bind({
@@ -180,15 +189,19 @@ function addConsumer(
   sourceType: string | undefined,
 ): ConsumerPlan {
   const path = ['consumers', name];
+  // A name derived from the work queue's name is reported at `queue:` when the file sets one.
+  const queuePath = spec.queue !== undefined ? [...path, 'queue'] : path;
   const workQueue = spec.queue ?? name;
   const dlx = derivedNames.deadLetterExchange(name);
   const dlq = derivedNames.deadLetterQueue(name);
   const patterns = sourcePatterns(spec, sourceType);
+  const { leaderLocator } = spec.queueOptions;
 
-  builder.exchange(fanout(dlx), path);
-  // DLQs are classic on purpose: inspecting one requeues its messages, and a
-  // quorum queue counts each requeue towards a delivery limit that drops them.
-  builder.queue(queuePlan(dlq, classicDefaults()), path);
+  builder.exchange(fanout(dlx), derivedFrom(path));
+  // The DLQ is as durable as the work queue unless the file says otherwise:
+  // a quorum consumer's dead letters survive a node loss too.
+  const dlqType = spec.deadLetter.queueType ?? spec.queueOptions.type;
+  builder.queue(queuePlan(dlq, derivedQueueOptions(dlqType, leaderLocator)), derivedFrom(path));
   builder.bind({ source: dlx, destination: dlq, destinationType: 'queue', routingKey: '', arguments: {} });
 
   const deadLetterArgs: Arguments = { 'x-dead-letter-exchange': dlx };
@@ -198,26 +211,32 @@ function addConsumer(
     const exchange = derivedNames.shardExchange(name);
     builder.exchange(
       { ...fanout(exchange), type: 'x-consistent-hash', arguments: { 'hash-header': ORDERING_KEY_HEADER } },
-      path,
+      derivedFrom(path),
     );
     bindSource(builder, spec, patterns, exchange, 'exchange');
     queues = Array.from({ length: spec.shards }, (_, index) => derivedNames.shardQueue(workQueue, index));
     for (const queue of queues) {
       // One active consumer per shard is what makes per-key order hold
       // across several worker processes and through failover.
-      builder.queue(queuePlan(queue, spec.queueOptions, { ...deadLetterArgs, 'x-single-active-consumer': true }), path);
+      builder.queue(
+        queuePlan(queue, spec.queueOptions, { ...deadLetterArgs, 'x-single-active-consumer': true }),
+        derivedFrom(queuePath),
+      );
       builder.bind({ source: exchange, destination: queue, destinationType: 'queue', routingKey: '1', arguments: {} });
     }
     shards = { count: spec.shards, exchange };
   } else {
-    builder.queue(queuePlan(workQueue, spec.queueOptions, deadLetterArgs), path);
+    builder.queue(queuePlan(workQueue, spec.queueOptions, deadLetterArgs), spec.queue !== undefined ? own(queuePath) : own(path));
     bindSource(builder, spec, patterns, workQueue, 'queue');
     queues = [workQueue];
   }
 
   const delaysMs = spec.retry.delays;
+  const retryType = spec.retry.queueType ?? spec.queueOptions.type;
   const tiers: RetryTierPlan[] =
-    spec.shards !== undefined ? [] : delaysMs.map((delayMs) => retryTier(builder, name, workQueue, delayMs));
+    spec.shards !== undefined
+      ? []
+      : delaysMs.map((delayMs) => retryTier(builder, name, workQueue, delayMs, derivedQueueOptions(retryType, leaderLocator)));
   return {
     name,
     source: { exchange: spec.source.exchange, patterns },
@@ -230,18 +249,24 @@ function addConsumer(
   };
 }
 
-function retryTier(builder: PlanBuilder, consumer: string, workQueue: string, delayMs: number): RetryTierPlan {
+function retryTier(builder: PlanBuilder, consumer: string, workQueue: string, delayMs: number, options: QueueOptions): RetryTierPlan {
   const queue = derivedNames.retryQueue(consumer, delayMs);
   // Per-queue TTL (not per-message): every message in a tier expires in
   // publish order, so a long delay never holds back a short one.
-  builder.queue(
-    queuePlan(queue, classicDefaults(), {
-      'x-message-ttl': delayMs,
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': workQueue,
-    }),
-    ['consumers', consumer, 'retry'],
-  );
+  const args: Arguments = {
+    'x-message-ttl': delayMs,
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': workQueue,
+  };
+  if (options.type === 'quorum') {
+    // At-least-once dead-lettering: the tier keeps an expired copy until the
+    // work queue has confirmed it, so a retry is not lost while the work
+    // queue is briefly unavailable (leader election, node restart). It needs
+    // overflow reject-publish, which without a length limit never rejects.
+    args['x-dead-letter-strategy'] = 'at-least-once';
+    args['x-overflow'] = 'reject-publish';
+  }
+  builder.queue(queuePlan(queue, options, args), derivedFrom(['consumers', consumer]));
   return { delayMs, label: formatDuration(delayMs), queue };
 }
 
@@ -274,8 +299,9 @@ function fanout(name: string): ExchangePlan {
   return { name, type: 'fanout', durable: true, autoDelete: false, internal: false, arguments: {} };
 }
 
-function classicDefaults(): QueueOptions {
-  return { type: 'classic', durable: true, autoDelete: false, arguments: {} };
+/** Options of a queue warren derives (DLQ, retry tier): durable, of the given type and placement. */
+function derivedQueueOptions(type: QueueOptions['type'], leaderLocator: QueueOptions['leaderLocator']): QueueOptions {
+  return { type, durable: true, autoDelete: false, leaderLocator, arguments: {} };
 }
 
 function sortBy<T>(items: T[], key: (item: T) => string): T[] {

@@ -57,7 +57,44 @@ export function diffTopology(plan: TopologyPlan, live: LiveTopology): TopologyDi
   for (const binding of plan.bindings) {
     changes.push(bindingChange(binding, live.bindings, hashExchanges.has(binding.source)));
   }
-  return { changes, warnings: plan.consumers.flatMap((consumer) => shardWarnings(consumer, live)) };
+  return {
+    changes,
+    warnings: [
+      ...typeChangeWarnings(plan, queues),
+      ...classicOnClusterWarnings(plan, live.nodeCount),
+      ...plan.consumers.flatMap((consumer) => shardWarnings(consumer, live)),
+    ],
+  };
+}
+
+/** A queue's type is fixed when it is created: say what to do instead of redeclaring. */
+function typeChangeWarnings(plan: TopologyPlan, live: ReadonlyMap<string, LiveTopology['queues'][number]>): string[] {
+  return plan.queues.flatMap((queue) => {
+    const current = live.get(queue.name);
+    if (current === undefined || current.type === queue.type) return [];
+    return [
+      `queue ${queue.name} is ${current.type} on the broker and ${queue.type} in the file: RabbitMQ cannot change a queue's type ` +
+        'in place. Migrate it (README, "Changing a queue\'s type": new queue, move the messages, swap; never delete a queue that ' +
+        `holds messages), or keep it ${current.type} by saying so in the file`,
+    ];
+  });
+}
+
+/**
+ * On a cluster a classic queue lives on one node: while that node is down
+ * the queue is gone, and a publish routed to it as well as to a queue on
+ * another node is still confirmed, so the copy meant for it is lost.
+ */
+function classicOnClusterWarnings(plan: TopologyPlan, nodeCount: number | undefined): string[] {
+  if (nodeCount === undefined || nodeCount < 2) return [];
+  const classic = plan.queues.filter((q) => q.type === 'classic').map((q) => q.name);
+  if (classic.length === 0) return [];
+  const listed = classic.length > 8 ? `${classic.slice(0, 8).join(', ')} and ${classic.length - 8} more` : classic.join(', ');
+  return [
+    `${classic.length} classic queue${classic.length === 1 ? '' : 's'} on a ${nodeCount}-node cluster (${listed}): a classic queue is not ` +
+      'replicated, so while its node is down it takes no messages and a publish routed to it and to another queue is still ' +
+      'confirmed without it; use type: quorum for anything that must survive a node loss',
+  ];
 }
 
 export function hasConflicts(diff: Pick<TopologyDiff, 'changes'>): boolean {

@@ -39,6 +39,8 @@ export interface LiveBinding {
 export interface LiveTopology {
   vhost: string;
   vhostExists: boolean;
+  /** Nodes in the cluster (running or not), when known: classic queues are not replicated across them. */
+  nodeCount?: number;
   exchanges: LiveExchange[];
   queues: LiveQueue[];
   bindings: LiveBinding[];
@@ -71,14 +73,44 @@ export interface RawBinding {
 /** Reads every exchange, queue and binding of `vhost` (an absent vhost reads as empty). */
 export async function inspectVhost(management: ManagementClient, vhost: string): Promise<LiveTopology> {
   const v = encodeVhost(vhost);
-  const exists = (await management.get<unknown>(`/vhosts/${v}`)) !== undefined;
-  if (!exists) return { vhost, vhostExists: false, exchanges: [], queues: [], bindings: [] };
+  const nodeCount = await countNodes(management);
+  const exists = await vhostExists(management, vhost);
+  const known = nodeCount !== undefined ? { nodeCount } : {};
+  if (!exists) return { vhost, vhostExists: false, ...known, exchanges: [], queues: [], bindings: [] };
   const [exchanges, queues, bindings] = await Promise.all([
     management.get<RawExchange[]>(`/exchanges/${v}?columns=name,type,durable,auto_delete,internal,arguments`),
     management.get<RawQueue[]>(`/queues/${v}?columns=name,type,durable,auto_delete,arguments`),
     management.get<RawBinding[]>(`/bindings/${v}`),
   ]);
-  return normaliseLive(vhost, { exchanges: exchanges ?? [], queues: queues ?? [], bindings: bindings ?? [] });
+  return { ...normaliseLive(vhost, { exchanges: exchanges ?? [], queues: queues ?? [], bindings: bindings ?? [] }), ...known };
+}
+
+/**
+ * `/api/vhosts/<v>` is for administrators only; a user with the management
+ * tag learns the same from its exchanges (every vhost has the amq.* ones; a
+ * missing vhost is a 404).
+ */
+export async function vhostExists(management: ManagementClient, vhost: string): Promise<boolean> {
+  const v = encodeVhost(vhost);
+  try {
+    return (await management.get<unknown>(`/vhosts/${v}`)) !== undefined;
+  } catch {
+    return (await management.get<unknown>(`/exchanges/${v}?columns=name`)) !== undefined;
+  }
+}
+
+/**
+ * The cluster's nodes as the management API lists them (stopped members
+ * included). `undefined` when the user may not read them (`/api/nodes`
+ * needs the monitoring tag): the multi-node warning is then not given.
+ */
+async function countNodes(management: ManagementClient): Promise<number | undefined> {
+  try {
+    const nodes = await management.get<unknown[]>('/nodes?columns=name');
+    return Array.isArray(nodes) ? nodes.length : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Pure: management API JSON → the plan's shape. */

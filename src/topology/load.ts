@@ -42,7 +42,12 @@ export function parseTopology(text: string, file: string): ParseResult {
   if (!compiled.ok) {
     return {
       ok: false,
-      issues: sortIssues(compiled.issues.map((i) => at(offsetOf(doc, i.path), `${i.path.join('.')}: ${i.message}`))),
+      issues: sortIssues(
+        compiled.issues.map((i) => {
+          const offset = i.atKey ? offsetOfKey(doc, i.path.slice(0, -1), String(i.path.at(-1) ?? '')) : offsetOf(doc, i.path);
+          return at(offset, `${i.path.join('.')}: ${i.message}`);
+        }),
+      ),
     };
   }
   return { ok: true, value: { file, topology: parsed.data, plan: compiled.plan } };
@@ -69,9 +74,14 @@ function zodIssue(
 ): TopologyIssue {
   const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
   const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+  const where = path.length > 0 ? `${path.join('.')}: ` : '';
+  if (issue.code === 'invalid_key') {
+    // A bad name in a map of names (e.g. an exchange called `a b`): point at the name, say what is wrong with it.
+    const reasons = issue.issues.map((inner) => inner.message).join('; ');
+    return at(offsetOfKey(doc, path.slice(0, -1), String(path.at(-1) ?? '')), `${where}invalid name: ${reasons}`);
+  }
   // An unknown key is reported where the key is written, not at its parent.
   const offset = keys.length > 0 ? offsetOfKey(doc, path, keys[0] ?? '') : offsetOf(doc, path);
-  const where = path.length > 0 ? `${path.join('.')}: ` : '';
   return at(offset, `${where}${issue.message}`);
 }
 

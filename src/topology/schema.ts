@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from '../duration.ts';
+import { DURATION_PATTERN, formatDuration, parseDuration } from '../duration.ts';
+import {
+  bindingArgumentProblems,
+  bindingKeyProblem,
+  exchangeArgumentProblems,
+  MAX_TTL_MS,
+  queueArgumentProblems,
+  shortStringProblem,
+} from './broker-limits.ts';
+import { queueArguments } from './queue-arguments.ts';
 
 /**
  * The topology file, as users write it. Everything is strict (an unknown key
@@ -11,11 +20,20 @@ import { DURATION_PATTERN, parseDuration } from '../duration.ts';
 
 const NAME = /^[A-Za-z0-9_.:\-]+$/;
 
+/** Names are ASCII (the pattern), so 255 characters are 255 bytes: an AMQP short string. */
 export const Name = z
   .string()
   .min(1)
-  .max(255)
+  .max(255, 'names are at most 255 bytes (an AMQP short string)')
   .regex(NAME, 'names may use letters, digits and . _ - : only');
+
+/** Free text the broker carries as an AMQP short string: routing keys, binding keys, header names, the vhost. */
+const shortString = (what: string) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = shortStringProblem(what, value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const RoutingKey = shortString('routing key');
 
 export const Duration = z
   .union([
@@ -34,12 +52,19 @@ export const Duration = z
   return ms;
 });
 
+/** A duration RabbitMQ takes as `x-message-ttl` / `x-expires` (at most 3650 days). */
+const TtlDuration = Duration.superRefine((ms, ctx) => {
+  if (ms > MAX_TTL_MS) {
+    ctx.addIssue({ code: 'custom', message: `${formatDuration(ms)} is longer than RabbitMQ's limit of 3650d for a queue TTL` });
+  }
+});
+
 const ArgumentValue = z.union([z.string(), z.number(), z.boolean()]);
 const Arguments = z.record(z.string(), ArgumentValue);
 
 export const BindingSpec = z.strictObject({
   exchange: Name,
-  routingKey: z.string().default(''),
+  routingKey: RoutingKey.default(''),
   arguments: Arguments.default({}),
 });
 
@@ -48,7 +73,7 @@ export const ExchangeType = z.enum(['topic', 'fanout', 'direct', 'headers', 'x-c
 /** How an x-consistent-hash exchange picks the value it hashes. */
 const HashOn = z.union([
   z.literal('routing-key'),
-  z.strictObject({ header: z.string().min(1) }),
+  z.strictObject({ header: shortString('header name').pipe(z.string().min(1)) }),
   z.strictObject({
     property: z.enum(['message_id', 'correlation_id', 'timestamp']),
   }),
@@ -74,14 +99,27 @@ export const ExchangeSpec = z
         message: 'hashOn is only valid for exchanges of type x-consistent-hash',
       });
     }
+    for (const problem of exchangeArgumentProblems(exchange.type, exchange.arguments)) {
+      ctx.addIssue({ code: 'custom', path: ['arguments', problem.key], message: problem.message });
+    }
+    if (exchange.hashOn !== undefined && (exchange.arguments['hash-header'] !== undefined || exchange.arguments['hash-property'] !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['hashOn'], message: 'set hashOn or a hash-header/hash-property argument, not both' });
+    }
   });
 
 export const QueueType = z.enum(['classic', 'quorum']);
 export const Overflow = z.enum(['drop-head', 'reject-publish', 'reject-publish-dlx']);
+/**
+ * Where a new queue's leader (classic: its only copy) is placed in a cluster.
+ * `balanced` spreads them over the nodes instead of piling them on the node
+ * `apply` talked to; `broker-default` sends no argument (the node's
+ * `queue_leader_locator` / `queue_master_locator` config or a policy decides).
+ */
+export const LeaderLocator = z.enum(['balanced', 'client-local', 'broker-default']);
 
 /** Queue options shared by plain queues and the work queues of consumers. */
 const QueueOptionsShape = {
-  type: QueueType.default('classic'),
+  type: QueueType.default('quorum'),
   durable: z.boolean().default(true),
   autoDelete: z.boolean().default(false),
   maxLength: z.number().int().nonnegative().optional(),
@@ -92,39 +130,82 @@ const QueueOptionsShape = {
   singleActiveConsumer: z.boolean().optional(),
   deliveryLimit: z.number().int().positive().optional(),
   maxPriority: z.number().int().min(1).max(255).optional(),
+  leaderLocator: LeaderLocator.default('balanced'),
   arguments: Arguments.default({}),
 };
 
+/** The option a queue argument comes from, to put a problem where the user wrote it. */
+const OPTION_OF_ARGUMENT: Record<string, string> = {
+  'x-max-length': 'maxLength',
+  'x-max-length-bytes': 'maxLengthBytes',
+  'x-overflow': 'overflow',
+  'x-message-ttl': 'messageTtl',
+  'x-expires': 'expires',
+  'x-single-active-consumer': 'singleActiveConsumer',
+  'x-delivery-limit': 'deliveryLimit',
+  'x-max-priority': 'maxPriority',
+  'x-queue-leader-locator': 'leaderLocator',
+  'x-queue-master-locator': 'leaderLocator',
+  'x-dead-letter-exchange': 'deadLetterExchange',
+  'x-dead-letter-routing-key': 'deadLetterRoutingKey',
+};
+
+type CheckedQueueOptions = z.output<z.ZodObject<typeof QueueOptionsShape>> & {
+  deadLetterExchange?: string | undefined;
+  deadLetterRoutingKey?: string | undefined;
+};
+
 /**
- * What RabbitMQ refuses for quorum queues, caught here with a position
- * instead of as a 406 at apply time.
+ * What RabbitMQ refuses (or silently ignores) for this queue type, caught
+ * here with a position instead of as a 403/406 half-way through `apply`.
+ * Checked on the final argument table, so an option and a raw argument are
+ * held to the same rules.
  */
-function checkQuorumOptions(options: { type: string; durable: boolean; autoDelete: boolean; maxPriority?: number; overflow?: string }, ctx: z.RefinementCtx): void {
-  if (options.type !== 'quorum') return;
-  const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-  if (!options.durable) refuse('durable', 'quorum queues are always durable');
-  if (options.autoDelete) refuse('autoDelete', 'quorum queues cannot be auto-delete');
-  if (options.maxPriority !== undefined) refuse('maxPriority', 'quorum queues do not support priorities');
-  if (options.overflow === 'reject-publish-dlx') refuse('overflow', 'quorum queues support overflow drop-head or reject-publish only');
+function checkQueueOptions(options: CheckedQueueOptions, ctx: z.RefinementCtx, derivedDeadLetter: boolean): void {
+  const refuse = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (options.type === 'quorum') {
+    if (!options.durable) refuse(['durable'], 'quorum queues are always durable (set type: classic for a non-durable queue)');
+    if (options.autoDelete) refuse(['autoDelete'], 'quorum queues cannot be auto-delete (set type: classic for one)');
+  }
+  if (options.arguments['x-queue-type'] !== undefined) {
+    refuse(['arguments', 'x-queue-type'], 'set the queue type with `type: classic|quorum`, not as an argument');
+  }
+  const args = {
+    // A consumer's work queue, and a quorum queue that names no target, get a dead-letter exchange from compile.
+    ...(derivedDeadLetter && { 'x-dead-letter-exchange': '(derived)' }),
+    ...queueArguments(options),
+    ...(options.deadLetterExchange !== undefined && { 'x-dead-letter-exchange': options.deadLetterExchange }),
+    ...(options.deadLetterRoutingKey !== undefined && { 'x-dead-letter-routing-key': options.deadLetterRoutingKey }),
+  };
+  for (const problem of queueArgumentProblems(options.type, args)) {
+    const option = OPTION_OF_ARGUMENT[problem.key];
+    const path =
+      problem.key in options.arguments
+        ? ['arguments', problem.key]
+        : option !== undefined && (options as Record<string, unknown>)[option] !== undefined
+          ? [option]
+          : ['type'];
+    refuse(path, problem.message);
+  }
 }
 
 export const QueueSpec = z
   .strictObject({
     ...QueueOptionsShape,
-    deadLetterExchange: z.string().optional(),
-    deadLetterRoutingKey: z.string().optional(),
+    deadLetterExchange: shortString('dead-letter exchange').optional(),
+    deadLetterRoutingKey: RoutingKey.optional(),
     bindings: z.array(BindingSpec).default([]),
   })
-  .superRefine(checkQuorumOptions);
+  .superRefine((queue, ctx) => checkQueueOptions(queue, ctx, queue.type === 'quorum'));
 
-export const WorkQueueOptions = z.strictObject(QueueOptionsShape).superRefine(checkQuorumOptions);
+export const WorkQueueOptions = z.strictObject(QueueOptionsShape).superRefine((options, ctx) => checkQueueOptions(options, ctx, true));
 
 const JsonSchemaObject = z.record(z.string(), z.unknown());
 
 export const JobSpec = z.strictObject({
   exchange: Name,
   /** Defaults to the job type. */
-  routingKey: z.string().optional(),
+  routingKey: RoutingKey.optional(),
   /** Dot path of the payload field whose value orders jobs (e.g. `orderId`). */
   orderingKey: z.string().min(1).optional(),
   /** JSON Schema of the payload; turned into a zod schema at load time. */
@@ -134,8 +215,10 @@ export const JobSpec = z.strictObject({
 
 export const RetrySpec = z
   .strictObject({
-    delays: z.array(Duration).default([]),
+    delays: z.array(TtlDuration).default([]),
     maxAttempts: z.number().int().positive().optional(),
+    /** Type of the delay queues; default: the type of the consumer's work queue. */
+    queueType: QueueType.optional(),
   })
   .superRefine((retry, ctx) => {
     const seen = new Set<number>();
@@ -150,7 +233,7 @@ export const SourceSpec = z.strictObject(
   {
     exchange: Name,
     /** Binding key(s). Defaults: `#` for topic, `1` (the weight) for x-consistent-hash, `''` otherwise. */
-    pattern: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    pattern: z.union([shortString('binding pattern'), z.array(shortString('binding pattern')).min(1)]).optional(),
     arguments: Arguments.default({}),
   },
   {
@@ -163,9 +246,11 @@ export const ConsumerSpec = z.strictObject({
   source: SourceSpec,
   /** Work queue name; defaults to the consumer name. */
   queue: Name.optional(),
-  queueOptions: WorkQueueOptions.default({ type: 'classic', durable: true, autoDelete: false, arguments: {} }),
+  queueOptions: WorkQueueOptions.prefault({}),
   prefetch: z.number().int().min(1).max(65_535).default(10),
-  retry: RetrySpec.default({ delays: [] }),
+  retry: RetrySpec.prefault({}),
+  /** The consumer's DLQ; its type defaults to the type of the work queue. */
+  deadLetter: z.strictObject({ queueType: QueueType.optional() }).prefault({}),
   /** N shard queues behind a consistent-hash exchange: per-key ordering. */
   shards: z.number().int().min(1).max(256).optional(),
   description: z.string().optional(),
@@ -174,7 +259,7 @@ export const ConsumerSpec = z.strictObject({
 export const TopologyFile = z
   .strictObject({
     version: z.literal(1).default(1),
-    vhost: z.string().min(1).optional(),
+    vhost: shortString('vhost name').pipe(z.string().min(1)).optional(),
     exchanges: z.record(Name, ExchangeSpec).default({}),
     queues: z.record(Name, QueueSpec).default({}),
     jobs: z.record(Name, JobSpec).default({}),
@@ -202,23 +287,33 @@ export const BUILTIN_EXCHANGES: ReadonlyMap<string, ExchangeType> = new Map([
 function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
   const exchanges = new Set(Object.keys(file.exchanges));
   const known = (name: string) => exchanges.has(name) || name === '' || BUILTIN_EXCHANGES.has(name);
-  const unknown = (path: (string | number)[], name: string) =>
-    ctx.addIssue({ code: 'custom', path, message: `unknown exchange "${name}" (declare it under exchanges)` });
+  const typeOf = (name: string): string | undefined => file.exchanges[name]?.type ?? BUILTIN_EXCHANGES.get(name);
+  const refuse = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const unknown = (path: (string | number)[], name: string) => refuse(path, `unknown exchange "${name}" (declare it under exchanges)`);
+  /** What the source exchange's type asks of a binding's key and arguments. */
+  const checkBinding = (path: (string | number)[], source: string, routingKey: string, args: Record<string, string | number | boolean>) => {
+    const keyProblem = bindingKeyProblem(typeOf(source), routingKey);
+    if (keyProblem) refuse([...path, 'routingKey'], keyProblem);
+    for (const problem of bindingArgumentProblems(typeOf(source), args)) refuse([...path, 'arguments', problem.key], problem.message);
+  };
 
   for (const [name, exchange] of Object.entries(file.exchanges)) {
     if (exchange.alternateExchange && !known(exchange.alternateExchange)) {
       unknown(['exchanges', name, 'alternateExchange'], exchange.alternateExchange);
     }
     exchange.bindings.forEach((binding, index) => {
-      if (!known(binding.exchange)) unknown(['exchanges', name, 'bindings', index, 'exchange'], binding.exchange);
-      if (binding.exchange === name) {
-        ctx.addIssue({ code: 'custom', path: ['exchanges', name, 'bindings', index], message: 'an exchange cannot bind to itself' });
-      }
+      const path = ['exchanges', name, 'bindings', index];
+      if (!known(binding.exchange)) unknown([...path, 'exchange'], binding.exchange);
+      if (binding.exchange === name) refuse(path, 'an exchange cannot bind to itself');
+      // Only the file's own bindings are checked; an empty key on a hash exchange becomes weight 1.
+      checkBinding(path, binding.exchange, hashWeightDefault(typeOf(binding.exchange), binding.routingKey), binding.arguments);
     });
   }
   for (const [name, queue] of Object.entries(file.queues)) {
     queue.bindings.forEach((binding, index) => {
-      if (!known(binding.exchange)) unknown(['queues', name, 'bindings', index, 'exchange'], binding.exchange);
+      const path = ['queues', name, 'bindings', index];
+      if (!known(binding.exchange)) unknown([...path, 'exchange'], binding.exchange);
+      checkBinding(path, binding.exchange, hashWeightDefault(typeOf(binding.exchange), binding.routingKey), binding.arguments);
     });
     if (queue.deadLetterExchange !== undefined && !known(queue.deadLetterExchange)) {
       unknown(['queues', name, 'deadLetterExchange'], queue.deadLetterExchange);
@@ -226,16 +321,33 @@ function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
   }
   for (const [name, job] of Object.entries(file.jobs)) {
     if (!known(job.exchange)) unknown(['jobs', name, 'exchange'], job.exchange);
-  }
-  for (const [name, consumer] of Object.entries(file.consumers)) {
-    if (!known(consumer.source.exchange)) unknown(['consumers', name, 'source', 'exchange'], consumer.source.exchange);
-    const sourceType = file.exchanges[consumer.source.exchange]?.type;
-    if (consumer.shards !== undefined && sourceType === 'x-consistent-hash') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['consumers', name, 'shards'],
-        message: 'a sharded consumer makes its own consistent-hash exchange; use a topic, direct, fanout or headers source',
-      });
+    if (file.exchanges[job.exchange]?.internal) {
+      refuse(['jobs', name, 'exchange'], `exchange "${job.exchange}" is internal: RabbitMQ refuses every publish to it`);
     }
   }
+  for (const [name, consumer] of Object.entries(file.consumers)) {
+    const path = ['consumers', name, 'source'];
+    if (!known(consumer.source.exchange)) unknown([...path, 'exchange'], consumer.source.exchange);
+    const sourceType = typeOf(consumer.source.exchange);
+    if (consumer.shards !== undefined && sourceType === 'x-consistent-hash') {
+      refuse(
+        ['consumers', name, 'shards'],
+        'a sharded consumer makes its own consistent-hash exchange; use a topic, direct, fanout or headers source',
+      );
+    }
+    const { pattern } = consumer.source;
+    const patterns = pattern === undefined ? [] : typeof pattern === 'string' ? [pattern] : pattern;
+    patterns.forEach((key, index) => {
+      const problem = bindingKeyProblem(sourceType, key);
+      if (problem) refuse(typeof pattern === 'string' ? [...path, 'pattern'] : [...path, 'pattern', index], problem);
+    });
+    for (const problem of bindingArgumentProblems(sourceType, consumer.source.arguments)) {
+      refuse([...path, 'arguments', problem.key], problem.message);
+    }
+  }
+}
+
+/** A binding to a consistent-hash exchange written without a key gets weight 1 (compile does the same). */
+function hashWeightDefault(sourceType: string | undefined, routingKey: string): string {
+  return sourceType === 'x-consistent-hash' && routingKey === '' ? '1' : routingKey;
 }

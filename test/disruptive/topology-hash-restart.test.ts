@@ -33,12 +33,26 @@ describe('consistent-hash mapping across a broker restart', () => {
         channel.publish('orders', 'order.created', Buffer.from(key), { headers: { [ORDERING_KEY_HEADER]: key } });
       }
       await channel.waitForConfirms();
+      // Shard queues are quorum queues with single-active-consumer: they refuse
+      // basic.get (405), so read them with a consumer until every key is back.
       const mapping = new Map<string, string>();
-      for (const shard of SHARDS) {
-        for (let message = await channel.get(shard, { noAck: true }); message; message = await channel.get(shard, { noAck: true })) {
-          mapping.set(message.content.toString(), shard);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`read ${mapping.size} of ${KEYS.length} keys`)), 30_000);
+        for (const shard of SHARDS) {
+          void channel.consume(
+            shard,
+            (message) => {
+              if (!message) return;
+              mapping.set(message.content.toString(), shard);
+              if (mapping.size === KEYS.length) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+            { noAck: true },
+          );
         }
-      }
+      });
       return mapping;
     } finally {
       await connection.close();

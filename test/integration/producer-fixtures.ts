@@ -1,4 +1,4 @@
-import { connect, type GetMessage } from 'amqplib';
+import { connect, type Message } from 'amqplib';
 import { loadTopology } from '../../src/topology/load.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 
@@ -84,17 +84,33 @@ export async function queueDepths(url: string, queues: readonly string[]): Promi
   }
 }
 
-/** Takes every message out of a queue. */
-export async function drain(url: string, queue: string): Promise<GetMessage[]> {
+/**
+ * Takes every message out of a queue. Through a consumer, not basic.get:
+ * quorum queues with single-active-consumer (the shards) refuse basic.get.
+ */
+export async function drain(url: string, queue: string): Promise<Message[]> {
   const connection = await connect(url);
   try {
     const channel = await connection.createChannel();
-    const messages: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (message === false) return messages;
-      messages.push(message);
-    }
+    const { messageCount } = await channel.checkQueue(queue);
+    const messages: Message[] = [];
+    if (messageCount === 0) return messages;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`drain ${queue}: got ${messages.length} of ${messageCount}`)), 20_000);
+      void channel.consume(
+        queue,
+        (message) => {
+          if (message === null) return;
+          messages.push(message);
+          if (messages.length === messageCount) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+        { noAck: true },
+      ).catch(reject);
+    });
+    return messages;
   } finally {
     await connection.close();
   }

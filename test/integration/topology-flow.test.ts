@@ -94,9 +94,9 @@ describe('orders.yaml on a live broker', () => {
       await channel.waitForConfirms();
     }
     const shardsOfKey = new Map<string, Set<string>>();
-    for (const shard of SHARDS) {
-      for (const message of await drain(shard)) {
-        const { key } = JSON.parse(message.content.toString()) as { key: string };
+    for (const [shard, bodies] of await consumeAll(SHARDS, 2 * keys.length)) {
+      for (const body of bodies) {
+        const { key } = JSON.parse(body.toString()) as { key: string };
         shardsOfKey.set(key, (shardsOfKey.get(key) ?? new Set()).add(shard));
       }
     }
@@ -115,12 +115,36 @@ describe('orders.yaml on a live broker', () => {
     throw new Error(`nothing arrived in ${queue}`);
   }
 
-  async function drain(queue: string): Promise<GetMessage[]> {
-    const messages: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (!message) return messages;
-      messages.push(message);
+  /**
+   * Consumes `total` messages from `queues`, by queue. Shard queues are quorum
+   * queues with single-active-consumer, which refuse basic.get (405), so
+   * they are read by a consumer.
+   */
+  async function consumeAll(queues: string[], total: number): Promise<Map<string, Buffer[]>> {
+    const reader = await connection.createChannel();
+    const byQueue = new Map<string, Buffer[]>(queues.map((queue) => [queue, []]));
+    let seen = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`consumed ${seen} of ${total} messages`)), 15_000);
+        for (const queue of queues) {
+          void reader.consume(
+            queue,
+            (message) => {
+              if (!message) return;
+              byQueue.get(queue)?.push(message.content);
+              if (++seen === total) {
+                clearTimeout(timer);
+                resolve();
+              }
+            },
+            { noAck: true },
+          );
+        }
+      });
+    } finally {
+      await reader.close();
     }
+    return byQueue;
   }
 });

@@ -5,6 +5,8 @@ import { exportDefinitions } from '../../src/topology/export.ts';
 import { normaliseLive, type LiveTopology, type RawBinding, type RawExchange, type RawQueue } from '../../src/topology/inspect.ts';
 import { parseTopology } from '../../src/topology/load.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
+import { brokerReason } from '../../src/topology/declare.ts';
+import { permissionProblems } from '../../src/topology/permissions.ts';
 import { diffFromPreconditionFailed } from '../../src/topology/probe.ts';
 
 function ordersPlan(): TopologyPlan {
@@ -118,6 +120,92 @@ describe('diffTopology', () => {
 
   it('does not warn about shards on a first apply', () => {
     expect(diffTopology(ordersPlan(), empty).warnings).toEqual([]);
+  });
+
+  it('a classic queue on the broker that the file wants quorum is a CONFLICT with a migration warning', () => {
+    const plan = ordersPlan();
+    const current = live(plan);
+    // As an older warren declared it: classic, no type or placement argument.
+    const inventory = current.queues.find((q) => q.name === 'inventory');
+    if (!inventory) throw new Error('fixture');
+    inventory.type = 'classic';
+    delete inventory.arguments['x-queue-leader-locator'];
+    const diff = diffTopology(plan, current);
+    expect(diff.changes.filter((c) => c.action === 'conflict')).toEqual([
+      {
+        action: 'conflict',
+        kind: 'queue',
+        name: 'inventory',
+        diff: { type: { old: 'classic', new: 'quorum' }, 'arguments.x-queue-leader-locator': { old: null, new: 'balanced' } },
+      },
+    ]);
+    expect(diff.warnings).toEqual([expect.stringMatching(/^queue inventory is classic on the broker and quorum in the file: .*Changing a queue's type.*never delete a queue that holds messages/)]);
+  });
+
+  it('reads the type from the management API\'s `type`, whatever x-queue-type says', () => {
+    const plan = ordersPlan();
+    const raw = rawOf(plan);
+    raw.queues = raw.queues.map((q) => (q.name === 'loyalty' ? { ...q, type: 'classic', arguments: { ...q.arguments, 'x-queue-type': 'quorum' } } : q));
+    const loyalty = diffTopology(plan, normaliseLive('v', raw)).changes.find((c) => c.name === 'loyalty');
+    expect(loyalty).toMatchObject({ action: 'conflict', diff: { type: { old: 'classic', new: 'quorum' } } });
+  });
+
+  it('warns about classic queues only when the broker has more than one node', () => {
+    const classic = parseTopology(
+      'exchanges:\n  e: { type: topic }\nconsumers:\n  cache: { source: { exchange: e }, queueOptions: { type: classic }, retry: { delays: [1s] } }\n',
+      'classic.yaml',
+    );
+    if (!classic.ok) throw new Error('fixture');
+    const onNodes = (nodeCount: number | undefined, plan: TopologyPlan) => diffTopology(plan, { ...empty, ...(nodeCount !== undefined && { nodeCount }) }).warnings;
+    expect(onNodes(3, classic.value.plan)).toEqual([
+      expect.stringMatching(/^3 classic queues on a 3-node cluster \(cache, cache\.dlq, cache\.retry\.1s\): a classic queue is not replicated/),
+    ]);
+    expect(onNodes(1, classic.value.plan)).toEqual([]);
+    expect(onNodes(undefined, classic.value.plan)).toEqual([]);
+    expect(onNodes(3, ordersPlan())).toEqual([]);
+  });
+});
+
+describe('permissionProblems', () => {
+  const plan = ordersPlan();
+  const all = { configure: '.*', write: '.*', read: '.*' };
+
+  it('finds nothing with full permissions, and cannot judge a pattern JavaScript does not read', () => {
+    expect(permissionProblems(plan, all, 'guest')).toEqual([]);
+    expect(permissionProblems(plan, { ...all, read: '(?<unclosed' }, 'guest')).toBeUndefined();
+  });
+
+  it('needs configure on every exchange and queue declared (an empty pattern is no access)', () => {
+    const problems = permissionProblems(plan, { ...all, configure: '^(orders|inventory)' }, 'app') ?? [];
+    const named = new Set(problems.map((p) => `${p.kind} ${p.name}`));
+    expect(named.has('exchange orders')).toBe(false);
+    expect(named.has('queue inventory.dlq')).toBe(false);
+    expect(named.has('queue loyalty')).toBe(true);
+    expect(named.has('exchange payments.shard')).toBe(true);
+    expect(problems.find((p) => p.name === 'loyalty')?.message).toBe(
+      'user "app" has no configure permission on queue "loyalty" (its configure pattern is "^(orders|inventory)")',
+    );
+    expect((permissionProblems(plan, { ...all, configure: '' }, 'app') ?? []).length).toBe(plan.exchanges.length + plan.queues.length);
+  });
+
+  it('needs write on the dead-letter exchange (amq.default for the default exchange) and on binding destinations, read on sources', () => {
+    const problems = permissionProblems(plan, { ...all, write: '^(inventory|orders\\.all)$' }, 'app') ?? [];
+    expect(problems).toContainEqual(expect.objectContaining({ kind: 'queue', name: 'inventory.retry.1s', message: expect.stringContaining('write permission on exchange "amq.default"') }));
+    expect(problems).toContainEqual(expect.objectContaining({ kind: 'queue', name: 'inventory', message: expect.stringContaining('write permission on exchange "inventory.dlx"') }));
+    expect(problems).toContainEqual(expect.objectContaining({ kind: 'binding', name: 'loyalty.dlx -> loyalty.dlq []' }));
+    expect(problems.some((p) => p.name === 'orders -> orders.all [#]')).toBe(false);
+    const noRead = permissionProblems(plan, { ...all, read: '^$' }, 'app') ?? [];
+    expect(noRead).toContainEqual(expect.objectContaining({ kind: 'binding', name: 'orders -> inventory [order.*]', message: expect.stringContaining('read permission on exchange "orders"') }));
+  });
+});
+
+describe('brokerReason', () => {
+  it('keeps the broker\'s own words on one line', () => {
+    const error = new Error('Operation failed: QueueDeclare; 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - queue name \'amq.x\' contains reserved prefix \'amq.*\'"');
+    expect(brokerReason(error)).toBe("ACCESS_REFUSED - queue name 'amq.x' contains reserved prefix 'amq.*'");
+    expect(brokerReason(new TypeError("Field 'queue' is the wrong type;\n must be a string (up to 255 chars)"))).toBe(
+      "Field 'queue' is the wrong type; must be a string (up to 255 chars)",
+    );
   });
 });
 
