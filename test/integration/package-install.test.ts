@@ -61,12 +61,21 @@ function start(command: string, args: string[], cwd: string): { lines: string[];
   return { lines, child };
 }
 
+/**
+ * SIGTERM to the command's process group, then wait until every process of
+ * it has let go of the output pipe ('close', not 'exit': `npm run` exits on
+ * the signal before the worker it started has finished stopping).
+ */
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  process.kill(-child.pid, 'SIGTERM');
-  await Promise.race([exited, new Promise((done) => setTimeout(done, 15_000))]);
-  if (child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+  if (child.pid === undefined) return;
+  const closed = new Promise((done) => (child.stdout?.closed ? done(undefined) : child.once('close', done)));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return; // the group is gone already
+  }
+  const timedOut = await Promise.race([closed.then(() => false), new Promise((done) => setTimeout(() => done(true), 20_000))]);
+  if (timedOut) process.kill(-child.pid, 'SIGKILL');
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
