@@ -11,6 +11,8 @@ import { connect, type ChannelModel } from 'amqplib';
 import { encodeVhost, ManagementClient } from '../src/broker/management.ts';
 import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, withVhost } from '../src/broker/urls.ts';
 import { DlqBroker } from '../src/dlq/broker.ts';
+import { ReplayPublisher } from '../src/dlq/replay-publisher.ts';
+import { replayRouteFor } from '../src/dlq/replay-target.ts';
 import { parseSelection } from '../src/dlq/filter.ts';
 import { replayDeadLetters } from '../src/dlq/replay.ts';
 import { deadLetterHeaders, jobHeaders, replayHeaders } from '../src/message/headers.ts';
@@ -34,7 +36,9 @@ export async function benchDlqReplay(messages = 50_000): Promise<BenchRow[]> {
   const warren = await inVhost(management, amqpUrl, messages, async (url) => {
     const broker = await DlqBroker.open([url]);
     try {
-      const summary = await replayDeadLetters(broker, DLQ, { selection: parseSelection({}) });
+      // The bench's DLQ belongs to no topology: an explicit target, as `--to bench.work --force` gives.
+      const route = replayRouteFor(undefined, DLQ, { to: TARGET, force: true });
+      const summary = await replayDeadLetters(broker, () => ReplayPublisher.open([url]), DLQ, { route, selection: parseSelection({}) });
       if (summary.replayed !== messages) throw new Error(`warren replayed ${summary.replayed} of ${messages}`);
     } finally {
       await broker.close();

@@ -2,12 +2,14 @@ import { createInterface } from 'node:readline/promises';
 import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.ts';
-import { DlqInputError, DlqQueueError } from '../dlq/errors.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parsePage, type Page } from '../dlq/bounds.ts';
+import { DlqInputError, DlqQueueError, ReplayTargetError } from '../dlq/errors.ts';
 import { parseSelection, type Selection } from '../dlq/filter.ts';
 import { listDeadLetters } from '../dlq/inspect.ts';
 import { purgeDeadLetters } from '../dlq/purge.ts';
 import { replayDeadLetters, type ReplayProgress } from '../dlq/replay.ts';
-import { formatListing, formatReplaySummary, type ReplaySummary } from '../dlq/report.ts';
+import { replayRouteFor } from '../dlq/replay-target.ts';
+import { formatListing, formatPurgeSummary, formatReplaySummary, type ReplaySummary } from '../dlq/report.ts';
 import { withDeadLetterQueue, type DlqContext } from '../dlq/service.ts';
 import { parseLimit, parseRate } from '../dlq/target.ts';
 import { loadTopology } from '../topology/load.ts';
@@ -29,52 +31,70 @@ export function registerDlqCommands(program: Command): void {
   const dlq = program.command('dlq').description('inspect, replay and purge dead-letter queues');
   dlq
     .command('list <queue>')
-    .description('count, group by job type and error, and show the first messages (leaves the queue as it was)')
-    .option('--limit <n>', 'messages to show', '20')
+    .description('count, group by job type and error, and show a page of the messages (leaves the queue as it was)')
+    .option('--limit <n>', `messages to show (at most ${MAX_PAGE_SIZE})`, String(DEFAULT_PAGE_SIZE))
+    .option('--offset <n>', 'skip this many messages first', '0')
+    .option('--group-limit <n>', `groups to show, largest first (at most ${MAX_PAGE_SIZE})`, String(DEFAULT_PAGE_SIZE))
+    .option('--group-offset <n>', 'skip this many groups first', '0')
     .addOption(topologyOption())
     .option('--json', 'machine-readable output')
-    .action((queue: string, flags: CommonFlags & { limit: string }) => runList(queue, flags));
-  selectionOptions(
-    dlq
-      .command('replay <queue>')
-      .description('republish dead letters to where they first went; acked from the DLQ only after the confirm'),
+    .action((queue: string, flags: ListFlags) => runList(queue, flags));
+  listOptions(
+    selectionOptions(
+      dlq
+        .command('replay <queue>')
+        .description("republish dead letters to the consumer whose DLQ it is (from the topology); acked from the DLQ only after the confirm"),
+    ),
   )
     .option('--limit <n>', 'replay at most N messages')
     .option('--rate <n>', 'at most N messages per second (200 or 200/s)')
     .option('--dry-run', 'print what would be replayed, change nothing')
-    .option('--to <queue>', 'publish to this queue instead of the origin')
+    .option('--to <queue>', "publish to this queue of the topology instead (not a shard queue)")
+    .option('--force', 'with --to: skip the topology check (any existing queue, shard queues included; also without a topology)')
     .addOption(topologyOption())
     .option('--json', 'machine-readable output')
     .action((queue: string, flags: ReplayFlags) => runReplay(queue, flags));
-  selectionOptions(dlq.command('purge <queue>').description('delete dead letters (all, or those matching the filters)'))
+  listOptions(selectionOptions(dlq.command('purge <queue>').description('delete dead letters (all, or those matching the filters)')))
+    .option('--dry-run', 'print what would be deleted, change nothing')
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .addOption(topologyOption())
     .option('--json', 'machine-readable output')
     .action((queue: string, flags: PurgeFlags) => runPurge(queue, flags));
 }
 
-type ReplayFlags = CommonFlags & SelectionFlags & { limit?: string; rate?: string; dryRun?: boolean; to?: string };
-type PurgeFlags = CommonFlags & SelectionFlags & { yes?: boolean };
+type ListFlags = CommonFlags & { limit: string; offset: string; groupLimit: string; groupOffset: string };
+type PageFlags = { listOffset?: string; listLimit?: string };
+type ReplayFlags = CommonFlags & SelectionFlags & PageFlags & { limit?: string; rate?: string; dryRun?: boolean; to?: string; force?: boolean };
+type PurgeFlags = CommonFlags & SelectionFlags & PageFlags & { yes?: boolean; dryRun?: boolean };
 
 function topologyOption(): Option {
-  return new Option('--topology <file>', 'topology file: the queue must be one of its DLQs (else its name must end in .dlq)').env('WARREN_TOPOLOGY');
+  return new Option('--topology <file>', 'topology file: the queue must be one of its DLQs (else its name must end in .dlq); replay derives its target from it').env('WARREN_TOPOLOGY');
 }
 
 function selectionOptions(command: Command): Command {
   return command
-    .option('--filter <key=value>', 'jobType=…, error=… (substring), error~=regex, id=…, header.<name>=…; repeatable, all must match', collect, [])
+    .option('--filter <key=value>', 'jobType=…, error=… (substring), error~=regex (RE2 syntax), id=…, header.<name>=…; repeatable, all must match', collect, [])
     .option('--since <time>', 'failed at or after (ISO time, or a duration ago: 30m, 2h)')
     .option('--until <time>', 'failed before (ISO time, or a duration ago)');
+}
+
+function listOptions(command: Command): Command {
+  return command
+    .option('--list-limit <n>', `dry run: selected messages to list (at most ${MAX_PAGE_SIZE})`)
+    .option('--list-offset <n>', 'dry run: skip this many selected messages in the list');
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-async function runList(queue: string, flags: CommonFlags & { limit: string }): Promise<void> {
-  const limit = guard(() => parseLimit(flags.limit)) ?? 20;
+async function runList(queue: string, flags: ListFlags): Promise<void> {
+  const messages = guard(() => parsePage({ offset: flags.offset, limit: flags.limit }, { offset: '--offset', limit: '--limit' }));
+  const groups = guard(() => parsePage({ offset: flags.groupOffset, limit: flags.groupLimit }, { offset: '--group-offset', limit: '--group-limit' }));
   const context = await contextFrom(flags);
-  const listing = await guardAsync(() => withDeadLetterQueue(context, queue, (broker) => listDeadLetters(broker, queue, { limit })));
+  const listing = await guardAsync(() =>
+    withDeadLetterQueue(context, queue, ({ broker }) => listDeadLetters(broker, queue, { ...messages, groupOffset: groups.offset, groupLimit: groups.limit })),
+  );
   print(flags.json ? JSON.stringify(listing) : formatListing(listing));
 }
 
@@ -82,18 +102,22 @@ async function runReplay(queue: string, flags: ReplayFlags): Promise<void> {
   const selection = guard(() => selectionFrom(flags));
   const limit = guard(() => parseLimit(flags.limit));
   const ratePerSecond = guard(() => parseRate(flags.rate));
+  const list = guard(() => listPageFrom(flags));
+  if (flags.force === true && flags.to === undefined) throw new CliExit(EXIT.invalid, 'warren dlq: --force only applies to --to QUEUE');
   const context = await contextFrom(flags);
+  const route = guard(() => replayRouteFor(context.plan, queue, { to: flags.to, force: flags.force }));
   const progress = flags.json ? undefined : progressBar();
   let summary: ReplaySummary;
   try {
     summary = await guardAsync(() =>
-      withDeadLetterQueue(context, queue, (broker) =>
-        replayDeadLetters(broker, queue, {
+      withDeadLetterQueue(context, queue, ({ broker, openPublisher }) =>
+        replayDeadLetters(broker, openPublisher, queue, {
+          route,
           selection,
+          list,
           ...(limit !== undefined && { limit }),
           ...(ratePerSecond !== undefined && { ratePerSecond }),
           dryRun: flags.dryRun === true,
-          ...(flags.to !== undefined && { to: flags.to }),
           ...(progress && { onProgress: progress.update }),
         }),
       ),
@@ -107,16 +131,24 @@ async function runReplay(queue: string, flags: ReplayFlags): Promise<void> {
 
 async function runPurge(queue: string, flags: PurgeFlags): Promise<void> {
   const selection = guard(() => selectionFrom(flags));
+  const list = guard(() => listPageFrom(flags));
   const context = await contextFrom(flags);
-  if (!flags.yes) {
+  if (!flags.yes && flags.dryRun !== true) {
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
       throw new CliExit(EXIT.invalid, 'warren dlq purge: refusing to delete without --yes when not on a terminal');
     }
     const what = flags.filter?.length || flags.since || flags.until ? 'the matching messages' : 'every message';
     if (!(await confirm(`Delete ${what} of ${queue}? This cannot be undone. [y/N] `))) throw new CliExit(EXIT.ok, 'nothing deleted');
   }
-  const summary = await guardAsync(() => withDeadLetterQueue(context, queue, (broker) => purgeDeadLetters(broker, queue, selection)));
-  print(flags.json ? JSON.stringify(summary) : `${summary.queue}: purged ${summary.purged}, kept ${summary.kept}`);
+  const summary = await guardAsync(() =>
+    withDeadLetterQueue(context, queue, ({ broker }) => purgeDeadLetters(broker, queue, { selection, dryRun: flags.dryRun === true, list })),
+  );
+  print(flags.json ? JSON.stringify(summary) : formatPurgeSummary(summary));
+  if (summary.error !== undefined) process.exitCode = EXIT.failure;
+}
+
+function listPageFrom(flags: PageFlags): Page {
+  return parsePage({ offset: flags.listOffset, limit: flags.listLimit }, { offset: '--list-offset', limit: '--list-limit' });
 }
 
 function selectionFrom(flags: SelectionFlags): Selection {
@@ -150,7 +182,9 @@ async function guardAsync<T>(run: () => Promise<T>): Promise<T> {
 }
 
 function asCliExit(error: unknown): unknown {
-  if (error instanceof DlqInputError || error instanceof DlqQueueError) return new CliExit(EXIT.invalid, `warren dlq: ${error.message}`);
+  if (error instanceof DlqInputError || error instanceof DlqQueueError || error instanceof ReplayTargetError) {
+    return new CliExit(EXIT.invalid, `warren dlq: ${error.message}`);
+  }
   return error;
 }
 

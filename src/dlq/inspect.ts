@@ -1,39 +1,61 @@
+import { DEFAULT_PAGE_SIZE } from './bounds.ts';
 import type { DlqBroker } from './broker.ts';
 import { describeDeadLetter } from './dead-letter.ts';
-import { GroupCounter, toListed, type DlqListing, type ListedMessage } from './report.ts';
+import { GroupCounter, PageCollector, pageOf, toListed, type DlqListing, type ListedMessage } from './report.ts';
 
 export interface ListOptions {
-  /** Messages to show in full. @defaultValue 20 */
+  /** Messages to show. The CLI and HTTP bound it by `MAX_PAGE_SIZE`; in-process callers may ask for more. @defaultValue 20 */
   limit?: number;
-  /** Skip this many before showing (HTTP pagination). @defaultValue 0 */
+  /** Skip this many messages before showing. @defaultValue 0 */
   offset?: number;
+  /** Groups to show, largest first. @defaultValue 20 */
+  groupLimit?: number;
+  /** Skip this many groups. @defaultValue 0 */
+  groupOffset?: number;
+  /** Stops reading (client gone): the listing covers what was read. */
+  signal?: AbortSignal;
 }
 
 /**
- * `dlq list`: counts and groups every message, shows a page of them, and
- * leaves the queue as it was — each message is taken with `basic.get`, held
- * unacked and given back in place when the channel closes (same count, same
- * order; RabbitMQ marks them `redelivered`).
+ * `dlq list`: counts and groups every message, shows a page of the groups
+ * and a page of the messages, and leaves the queue as it was — each message
+ * is taken with `basic.get`, held unacked and given back in place when the
+ * channel closes (same count, same order; RabbitMQ marks them
+ * `redelivered`). Every text shown is clipped (bounds.ts).
  */
 export async function listDeadLetters(broker: DlqBroker, queue: string, options: ListOptions = {}): Promise<DlqListing> {
-  const limit = options.limit ?? 20;
-  const offset = options.offset ?? 0;
   const depth = await broker.depth(queue);
-  const channel = await broker.openChannel();
+  const channel = await broker.openChannel(queue);
   const groups = new GroupCounter();
-  const messages: ListedMessage[] = [];
+  const messages = new PageCollector<ListedMessage>({ offset: options.offset ?? 0, limit: options.limit ?? DEFAULT_PAGE_SIZE });
   let scanned = 0;
   try {
-    while (scanned < depth) {
+    while (scanned < depth && options.signal?.aborted !== true) {
       const message = await channel.take(queue);
       if (message === false) break;
       const view = describeDeadLetter(message);
       groups.add(view);
-      if (scanned >= offset && messages.length < limit) messages.push(toListed(view));
+      messages.offer(() => toListed(view));
       scanned++;
     }
   } finally {
     await channel.close();
   }
-  return { queue, count: depth, groups: groups.result(), messages };
+  const groupPage = { offset: options.groupOffset ?? 0, limit: options.groupLimit ?? DEFAULT_PAGE_SIZE };
+  const allGroups = groups.result();
+  const shownGroups = pageOf(allGroups, groupPage);
+  const nextOffset = messages.nextOffset;
+  return {
+    queue,
+    count: depth,
+    groups: shownGroups.items,
+    groupCount: allGroups.length,
+    groupOffset: groupPage.offset,
+    groupLimit: groupPage.limit,
+    ...(shownGroups.nextOffset !== undefined && { nextGroupOffset: shownGroups.nextOffset }),
+    messages: messages.items,
+    offset: messages.page.offset,
+    limit: messages.page.limit,
+    ...(nextOffset !== undefined && { nextOffset }),
+  };
 }

@@ -1,10 +1,12 @@
 import { derivedNames } from '../topology/names.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
+import { clipText } from './bounds.ts';
 import { DlqInputError, DlqQueueError } from './errors.ts';
 
 /**
  * Pure: which queues are dead-letter queues, and the options every DLQ
  * command shares (limit, rate), validated before anything touches a broker.
+ * Where a replay sends messages is replay-target.ts.
  */
 
 /** The plan's DLQs: each consumer's `deadLetter.queue` and the `<queue>.dlq` derived for plain quorum queues. */
@@ -26,14 +28,14 @@ export function deadLetterQueuesOf(plan: TopologyPlan): Set<string> {
 export function assertDeadLetterQueue(queue: string, plan: TopologyPlan | undefined): void {
   if (plan === undefined) {
     if (!queue.endsWith('.dlq')) {
-      throw new DlqQueueError('not-a-dlq', `"${queue}" is not a dead-letter queue (warren DLQs end in ".dlq"; pass --topology to check against a topology file)`);
+      throw new DlqQueueError('not-a-dlq', `${quoted(queue)} is not a dead-letter queue (warren DLQs end in ".dlq"; pass --topology to check against a topology file)`);
     }
     return;
   }
   const known = deadLetterQueuesOf(plan);
   if (!known.has(queue)) {
     const list = [...known].sort().join(', ') || 'none';
-    throw new DlqQueueError('not-a-dlq', `"${queue}" is not a dead-letter queue of the topology (its DLQs: ${list})`);
+    throw new DlqQueueError('not-a-dlq', `${quoted(queue)} is not a dead-letter queue of the topology (its DLQs: ${list})`);
   }
 }
 
@@ -43,18 +45,22 @@ export function parseRate(text: string | number | undefined): number | undefined
   if (text === undefined) return undefined;
   const match = /^(\d+(?:\.\d+)?)(?:\/(s|m|min))?$/.exec(String(text).trim());
   const value = match ? Number(match[1]) : Number.NaN;
-  if (!match || !(value > 0)) throw new DlqInputError(`bad --rate "${text}": expected a positive number per second (200 or 200/s, or 6000/m)`);
+  if (!match || !(value > 0)) throw new DlqInputError(`bad --rate ${quoted(String(text))}: expected a positive number per second (200 or 200/s, or 6000/m)`);
   return match[2] === undefined || match[2] === 's' ? value : value / 60;
 }
 
 export function parseLimit(text: string | number | undefined, flag = '--limit'): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new DlqInputError(`bad ${flag} "${text}": expected a whole number >= 0`);
+  if (!Number.isInteger(value) || value < 0) throw new DlqInputError(`bad ${flag} ${quoted(String(text))}: expected a whole number >= 0`);
   return value;
 }
 
 /** When the `n`-th (0-based) paced publish may go: evenly spaced at `rate` per second from `startMs`. */
 export function pacedSendTime(startMs: number, n: number, ratePerSecond: number | undefined): number {
   return ratePerSecond === undefined ? startMs : startMs + (n * 1000) / ratePerSecond;
+}
+
+function quoted(text: string): string {
+  return JSON.stringify(clipText(text, 200));
 }

@@ -2,10 +2,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { connect, type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { createLogger } from '../../src/log.ts';
 import { deadLetterHeaders, jobHeaders } from '../../src/message/headers.ts';
+import { startProducer, type RunningProducer } from '../../src/producer/index.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
-import { parseTopology } from '../../src/topology/load.ts';
+import { loadTopology, parseTopology } from '../../src/topology/load.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
 
@@ -36,12 +38,12 @@ export interface DlqScenario {
   cleanup(): Promise<void>;
 }
 
-export async function createScenario(prefix: string): Promise<DlqScenario> {
+export async function createScenario(prefix: string, topology = TOPOLOGY): Promise<DlqScenario> {
   const vhost = await createTestVhost(prefix);
   const dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
   const topologyFile = join(dir, 'topology.yaml');
-  await writeFile(topologyFile, TOPOLOGY);
-  const parsed = parseTopology(TOPOLOGY, topologyFile);
+  await writeFile(topologyFile, topology);
+  const parsed = parseTopology(topology, topologyFile);
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   await declarePlanAt(vhost.url, parsed.value.plan);
   const connection = await connect(vhost.url);
@@ -58,6 +60,96 @@ export async function createScenario(prefix: string): Promise<DlqScenario> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The reference scenario (topology/orders.yaml: five consumers share `orders`, payments is sharded) in a vhost of its own. */
+export async function createOrdersScenario(prefix: string): Promise<DlqScenario> {
+  const { plan } = await loadTopology(ORDERS_TOPOLOGY);
+  const vhost = await createTestVhost(prefix);
+  await declarePlanAt(vhost.url, plan);
+  const connection = await connect(vhost.url);
+  const channel = await connection.createConfirmChannel();
+  return {
+    vhost,
+    topologyFile: ORDERS_TOPOLOGY,
+    plan,
+    connection,
+    channel,
+    cleanup: async () => {
+      await connection.close().catch(() => undefined);
+      await vhost.cleanup();
+    },
+  };
+}
+
+export const ORDERS_TOPOLOGY = join(import.meta.dirname, '..', '..', 'topology', 'orders.yaml');
+
+/** One dead letter as a worker of `consumer` writes it (job headers + `deadLetterHeaders`). */
+export interface DeadLetterSpec {
+  id: string;
+  consumer: string;
+  type?: string;
+  errorClass?: string;
+  errorMessage?: string;
+  /** Where the job says it was first published (a forger may say anything). */
+  origin?: { exchange: string; routingKey: string };
+  orderingKey?: string;
+  failedAt?: Date;
+  /** Publish through this consumer's `<via>.dlx` instead of `<consumer>.dlx` (a message that says another consumer failed it). */
+  via?: string;
+}
+
+export function deadLetterMessage(spec: DeadLetterSpec): { content: Buffer; options: Options.Publish } {
+  const now = spec.failedAt ?? new Date();
+  const origin = spec.origin ?? { exchange: 'orders', routingKey: spec.type ?? 'order.created' };
+  const headers = deadLetterHeaders(jobHeaders({ ...origin, orderingKey: spec.orderingKey, now }), {
+    reason: 'non-retryable',
+    error: { class: spec.errorClass ?? 'Boom', message: spec.errorMessage ?? 'it failed' },
+    attempts: 1,
+    worker: 'test-worker',
+    consumer: spec.consumer,
+    deliveredFrom: origin,
+    now,
+  });
+  return {
+    content: Buffer.from(JSON.stringify({ id: spec.id, orderId: spec.orderingKey ?? spec.id })),
+    options: { persistent: true, contentType: 'application/json', messageId: spec.id, type: spec.type ?? 'order.created', headers },
+  };
+}
+
+/** Publishes dead letters as the worker does: through the consumer's dead-letter exchange `<consumer>.dlx`. */
+export async function publishToDlx(channel: ConfirmChannel, specs: DeadLetterSpec[]): Promise<void> {
+  for (const spec of specs) {
+    const { content, options } = deadLetterMessage(spec);
+    channel.publish(`${spec.via ?? spec.consumer}.dlx`, '', content, options);
+  }
+  await channel.waitForConfirms();
+}
+
+/** Fills a queue fast (default exchange, confirms awaited per batch): for DLQs of many thousands. */
+export async function fillQueue(channel: ConfirmChannel, queue: string, count: number, spec: (i: number) => DeadLetterSpec): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const { content, options } = deadLetterMessage(spec(i));
+    channel.sendToQueue(queue, content, options);
+    if (i % 2_000 === 1_999) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+}
+
+export const ADMIN_TOKEN = 'dlq-admin-token';
+export const ENQUEUE_TOKEN = 'dlq-enqueue-token';
+export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+/** A producer over the scenario's vhost with explicit tokens (the producer refuses to start without). */
+export async function startTestProducer(s: DlqScenario): Promise<RunningProducer> {
+  return startProducer({
+    plan: s.plan,
+    amqpUrls: [s.vhost.url],
+    managementUrl: s.vhost.managementUrl,
+    apiTokens: `${ADMIN_TOKEN}:admin,${ENQUEUE_TOKEN}:enqueue`,
+    port: 0,
+    logger: createLogger('test', { level: 'silent', pretty: false }),
+  });
 }
 
 export interface FailedJob {

@@ -49,7 +49,8 @@ describe('HTTP /v1/dlq', () => {
     const response = await get(`/v1/dlq/${DLQ}?limit=5`);
     expect(response.status).toBe(200);
     const page = await response.json();
-    expect(page).toEqual({ ...JSON.parse(cli.stdout), offset: 0, limit: 5, nextOffset: 5 });
+    expect(page).toEqual(JSON.parse(cli.stdout));
+    expect(page).toMatchObject({ count: 12, offset: 0, limit: 5, nextOffset: 5, groupCount: 2, groupOffset: 0, groupLimit: 20 });
     const last = (await (await get(`/v1/dlq/${DLQ}?limit=5&offset=10`)).json()) as { messages: Array<{ id: string }>; nextOffset?: number };
     expect(last.messages.map((m) => m.id)).toEqual(['h-10', 'h-11']);
     expect(last.nextOffset).toBeUndefined();

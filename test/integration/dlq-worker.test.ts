@@ -66,7 +66,7 @@ describe('dlq replay with a real worker', () => {
     expect(await depth(s.connection, DLQ)).toBe(5_000);
 
     // Paced so that the kill lands in the middle, whatever the machine's speed.
-    const child = spawnWarren(['dlq', 'replay', DLQ, '--rate', '1000/s', '--json'], s.vhost.url);
+    const child = spawnWarren(['dlq', 'replay', DLQ, '--rate', '1000/s', '--json', '--topology', s.topologyFile], s.vhost.url);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     await waitFor(async () => countOf(jobs) >= 1_000, 30_000);
     child.kill('SIGKILL');
@@ -75,14 +75,14 @@ describe('dlq replay with a real worker', () => {
     expect(leftAfterKill).toBeGreaterThan(0);
     expect(leftAfterKill).toBeLessThan(5_000);
 
-    const rerun = await runWarren(['dlq', 'replay', DLQ, '--json'], s.vhost.url);
+    const rerun = await runWarren(['dlq', 'replay', DLQ, '--json', '--topology', s.topologyFile], s.vhost.url);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ replayed: leftAfterKill, failed: 0 });
     await waitFor(async () => countOf(jobs) === 5_000 && (await depth(s.connection, WORK_QUEUE)) === 0, 30_000);
     expect(await depth(s.connection, DLQ)).toBe(0);
     const counts = jobs.map((j) => effects.get(j.id) ?? 0);
     expect(counts.filter((n) => n !== 1)).toEqual([]);
-  });
+  }, 240_000);
 
   function countOf(jobs: Array<{ id: string }>): number {
     return jobs.reduce((n, j) => n + (effects.has(j.id) ? 1 : 0), 0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeadLetterView } from '../../src/dlq/dead-letter.ts';
 import { DlqInputError } from '../../src/dlq/errors.ts';
-import { isEmptySelection, matchesSelection, parseFilter, parseSelection, parseTime } from '../../src/dlq/filter.ts';
+import { isEmptySelection, matchesSelection, MAX_FILTERS, MAX_PATTERN_CHARS, parseFilter, parseSelection, parseTime } from '../../src/dlq/filter.ts';
 
 const view = (overrides: Partial<DeadLetterView> = {}): DeadLetterView => ({
   id: 'job-1',
@@ -59,5 +59,28 @@ describe('dlq filters', () => {
     expect(parseTime('2024-04-30', now, '--since')).toBe(Date.parse('2024-04-30'));
     expect(() => parseTime('yesterday', now, '--since')).toThrow(/bad --since "yesterday"/);
     expect(() => parseSelection({ since: '1h', until: '2h' }, now)).toThrow(/--since must be earlier/);
+  });
+
+  it('~= runs on RE2 in linear time: a catastrophic-backtracking pattern over many 31-character errors is fast', () => {
+    const selection = parseSelection({ filters: ['error~=^(a+)+$'] });
+    const poison = view({ error: { class: 'E', message: `${'a'.repeat(30)}!` } });
+    const started = performance.now();
+    let matched = 0;
+    for (let i = 0; i < 2_000; i++) if (matchesSelection(selection, poison, {})) matched++;
+    // A backtracking engine needs seconds for ONE of these (2^30 paths); RE2 does all 2,000 in milliseconds.
+    expect(matched).toBe(0);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(matchesSelection(selection, view({ error: { class: 'aaa', message: 'aaaa' } }), {})).toBe(true);
+  });
+
+  it('~= takes RE2 syntax, and refuses what RE2 cannot do in linear time, over-long patterns and too many filters', () => {
+    expect(matchesSelection(parseSelection({ filters: ['error~=(?i)^payment'] }), view(), {})).toBe(true);
+    expect(() => parseFilter('error~=(a)\\1')).toThrow(/invalid regular expression \(RE2 syntax/);
+    expect(() => parseFilter('error~=(?=card)')).toThrow(DlqInputError);
+    expect(() => parseFilter(`error~=${'a'.repeat(MAX_PATTERN_CHARS + 1)}`)).toThrow(/longer than 256 characters/);
+    expect(() => parseFilter('error~=[a-z]{1,1000}')).toThrow(/too large/);
+    expect(() => parseSelection({ filters: ['error~=a{300}', 'id~=b{300}'] })).toThrow(/too large together/);
+    expect(() => parseSelection({ filters: Array.from({ length: MAX_FILTERS + 1 }, () => 'id=x') })).toThrow(/too many filters/);
+    expect(() => parseFilter(`id=${'x'.repeat(2_000)}`)).toThrow(/longer than 1024/);
   });
 });
