@@ -118,12 +118,15 @@ export { generatePayloadTypes } from './typegen/generate.ts';
 /** The one vhost rule: the topology's `vhost`, else the AMQP URL's. */
 export { targetVhost, urlsForVhost } from './broker/vhost.ts';
 
-// Dead-letter queues: list, replay, purge (what `warren dlq` runs).
-export { withDeadLetterQueue, type DlqContext } from './dlq/service.ts';
+// Dead-letter queues: list, replay, purge (what `warren dlq` runs). A
+// session holds a DLQ's messages for one pass and gives back what it did
+// not take when it ends; replay goes where `replayRouteFor` says.
+export { withDeadLetterQueue, type DlqContext, type DlqSession } from './dlq/service.ts';
 export type { DlqBroker } from './dlq/broker.ts';
 export { listDeadLetters, type ListOptions } from './dlq/inspect.ts';
-export { replayDeadLetters, type ReplayOptions, type ReplayProgress } from './dlq/replay.ts';
-export { purgeDeadLetters } from './dlq/purge.ts';
+export { replayRouteFor, type ReplayRoute, type ReplayTargetRequest } from './dlq/replay-target.ts';
+export { replayDeadLetters, type OpenPublisher, type ReplayOptions, type ReplayProgress } from './dlq/replay.ts';
+export { purgeDeadLetters, type PurgeOptions } from './dlq/purge.ts';
 export { parseSelection, type Selection, type SelectionInput } from './dlq/filter.ts';
 export type { DlqGroup, DlqListing, ListedMessage, PurgeSummary, ReplaySummary } from './dlq/report.ts';
 export { DlqInputError, DlqQueueError } from './dlq/errors.ts';

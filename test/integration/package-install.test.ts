@@ -217,6 +217,7 @@ const PUBLIC_VALUES = [
   'withDeadLetterQueue',
   'listDeadLetters',
   'replayDeadLetters',
+  'replayRouteFor',
   'purgeDeadLetters',
   'WarrenError',
   'BrokerUnavailableError',
@@ -232,7 +233,7 @@ const PUBLIC_VALUES = [
 
 const PUBLIC_API_USE = `import {
   applyTopology, BrokerUnavailableError, createIdempotencyStore, createJobClient, defineWorker, InvalidJobPayloadError,
-  listDeadLetters, loadTopology, NonRetryableError, parseSelection, planTopology, replayDeadLetters, runWorkers, startProducer, withDeadLetterQueue,
+  listDeadLetters, loadTopology, NonRetryableError, parseSelection, planTopology, purgeDeadLetters, replayDeadLetters, replayRouteFor, runWorkers, startProducer, withDeadLetterQueue,
   type EnqueueManyResult, type IdempotencyStore, type JobClient, type JobContext, type ReplaySummary, type RunningProducer,
   type TopologyPlan, type WorkerDefinition,
 } from 'warren';
@@ -265,10 +266,14 @@ export async function everything(): Promise<void> {
   await producer.close();
   await planTopology(plan, { amqpUrls: ['amqp://localhost'], managementUrl: 'http://localhost:15672' });
   await applyTopology(plan, { amqpUrls: ['amqp://localhost'], managementUrl: 'http://localhost:15672' });
-  const summary: ReplaySummary = await withDeadLetterQueue({ amqpUrls: ['amqp://localhost'], plan }, 'welcome-email.dlq', (dlq) =>
-    replayDeadLetters(dlq, 'welcome-email.dlq', { selection: parseSelection({}), dryRun: true }),
+  const route = replayRouteFor(plan, 'welcome-email.dlq');
+  const summary: ReplaySummary = await withDeadLetterQueue({ amqpUrls: ['amqp://localhost'], plan }, 'welcome-email.dlq', ({ broker, openPublisher }) =>
+    replayDeadLetters(broker, openPublisher, 'welcome-email.dlq', { route, selection: parseSelection({ filters: ['jobType=user.signed-up'] }), dryRun: true }),
   );
-  await withDeadLetterQueue({ amqpUrls: ['amqp://localhost'], plan }, 'welcome-email.dlq', (dlq) => listDeadLetters(dlq, 'welcome-email.dlq'));
+  await withDeadLetterQueue({ amqpUrls: ['amqp://localhost'], plan }, 'welcome-email.dlq', ({ broker }) => listDeadLetters(broker, 'welcome-email.dlq'));
+  await withDeadLetterQueue({ amqpUrls: ['amqp://localhost'], plan }, 'welcome-email.dlq', ({ broker }) =>
+    purgeDeadLetters(broker, 'welcome-email.dlq', { selection: parseSelection({}), dryRun: true }),
+  );
   const vhost = await createTestVhost();
   const test: TestWorker = await startTestWorker({ vhost, topology: await vhost.apply(plan), workers: [worker] });
   await test.waitForJob('id');
