@@ -13,7 +13,10 @@ import { createTestVhost, type TestVhost } from '../support/broker.ts';
 
 /**
  * Shared set-up of the DLQ integration tests: a vhost with a small shop
- * topology (consumer `billing` → work queue `billing`, DLQ `billing.dlq`),
+ * topology (consumer `billing` → work queue `billing`, DLQ `billing.dlq`;
+ * the DLQ classic by explicit choice, because these tests check that a pass
+ * keeps the order of what it leaves behind, which RabbitMQ 3.10 keeps on a
+ * classic queue only — see the README's DLQ section),
  * a confirm channel, and the `warren` CLI run as a child process.
  */
 export const TOPOLOGY = `
@@ -24,6 +27,7 @@ consumers:
   billing:
     source: { exchange: shop, pattern: "order.*" }
     retry: { delays: [1s] }
+    deadLetter: { queueType: classic }
 `;
 
 export const DLQ = 'billing.dlq';
