@@ -3,16 +3,22 @@ import { redactText } from './broker/urls.ts';
 import { registerDevCommands } from './cli/dev.ts';
 import { registerDlqCommands } from './cli/dlq.ts';
 import { registerDoctorCommand } from './cli/doctor.ts';
+import { loadDotEnv } from './cli/env-file.ts';
+import { registerInitCommand } from './cli/init.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
 import { registerServeCommand } from './cli/serve.ts';
 import { registerTopologyCommands } from './cli/topology.ts';
+import { registerTypesCommand } from './cli/types.ts';
 import { registerUpCommands } from './cli/up.ts';
 import { registerWorkerCommand } from './cli/worker.ts';
 import { BrokerUnavailableError, TopologyError } from './errors.ts';
+import { packageVersion } from './package-version.ts';
+
+loadDotEnv();
 
 const program = new Command('warren')
   .description('Job processing on RabbitMQ: topology as code, REST enqueue, effect-once workers, DLQ replay')
-  .version('0.1.0')
+  .version(packageVersion())
   .exitOverride()
   .showHelpAfterError();
 
@@ -23,6 +29,8 @@ registerDlqCommands(program);
 registerUpCommands(program);
 registerDoctorCommand(program);
 registerDevCommands(program);
+registerTypesCommand(program);
+registerInitCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
-import { NonRetryableError, defineWorker } from '../src/worker/index.ts';
-import { isCreated, OrderEvent } from './_orders.ts';
+import { defineWorker, NonRetryableError } from '../src/index.ts';
+import type { ConsumerPayloads } from './_jobs.ts';
 
 /**
  * Reads the whole stream (through the `orders.all` fanout) and flags
@@ -8,11 +8,10 @@ import { isCreated, OrderEvent } from './_orders.ts';
  */
 const FLAG_TOTAL = 5_000;
 
-export default defineWorker({
+export default defineWorker<ConsumerPayloads['fraud-audit']>({
   consumer: 'fraud-audit',
-  schema: OrderEvent,
   handle: (event, ctx) => {
-    if (!isCreated(event)) return;
+    if (!('items' in event)) return; // order.cancelled
     const lines = event.items.reduce((sum, item) => sum + item.quantity * item.price, 0);
     if (Math.abs(lines - event.total) > 0.01) {
       throw new NonRetryableError(`order ${event.orderId}: total ${event.total} does not match its lines (${lines.toFixed(2)})`);

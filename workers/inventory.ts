@@ -1,5 +1,6 @@
-import { defineWorker } from '../src/worker/index.ts';
-import { isCreated, OrderEvent, pause } from './_orders.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineWorker } from '../src/index.ts';
+import type { ConsumerPayloads } from './_jobs.ts';
 
 /** Fast (~2 ms): reserves stock on order.created, restocks on order.cancelled. In-memory idempotency (the default). */
 const stock = new Map<string, number>();
@@ -11,13 +12,12 @@ const stock = new Map<string, number>();
  */
 const FLAKY_SKU_PREFIX = 'FLAKY-';
 
-export default defineWorker({
+export default defineWorker<ConsumerPayloads['inventory']>({
   consumer: 'inventory',
-  schema: OrderEvent,
   timeoutMs: 5_000,
   handle: async (event, ctx) => {
-    await pause(2, ctx.signal);
-    if (isCreated(event)) {
+    await sleep(2, undefined, { signal: ctx.signal });
+    if ('items' in event) {
       if (ctx.attempt === 1 && event.items.some((item) => item.sku.startsWith(FLAKY_SKU_PREFIX))) {
         throw new Error(`order ${event.orderId}: stock service timed out (simulated, first attempt only)`);
       }

@@ -1,5 +1,5 @@
-import { defineWorker } from '../src/worker/index.ts';
-import { OrderCreated } from './_orders.ts';
+import { defineWorker, PostgresIdempotencyStore } from '../src/index.ts';
+import type { ConsumerPayloads } from './_jobs.ts';
 
 /**
  * Effect-once loyalty ledger: one point per whole unit of the order total,
@@ -12,14 +12,12 @@ import { OrderCreated } from './_orders.ts';
 const LEDGER = 'loyalty_ledger';
 let ledgerReady = false;
 
-export default defineWorker({
+export default defineWorker<ConsumerPayloads['loyalty']>({
   consumer: 'loyalty',
-  schema: OrderCreated,
   timeoutMs: 10_000,
-  idempotency: async () => {
+  idempotency: () => {
     const url = process.env.DATABASE_URL;
     if (!url) throw new Error('the loyalty worker needs DATABASE_URL (PostgreSQL)');
-    const { PostgresIdempotencyStore } = await import('../src/idempotency/postgres.ts');
     return new PostgresIdempotencyStore({ url });
   },
   handle: async (order, ctx) => {

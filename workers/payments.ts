@@ -1,5 +1,6 @@
-import { defineWorker } from '../src/worker/index.ts';
-import { isCreated, OrderEvent, pause } from './_orders.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineWorker } from '../src/index.ts';
+import type { ConsumerPayloads } from './_jobs.ts';
 
 /**
  * The ordered consumer (4 shards, per-order ordering key): authorizes on
@@ -9,13 +10,12 @@ import { isCreated, OrderEvent, pause } from './_orders.ts';
  */
 const authorized = new Set<string>();
 
-export default defineWorker({
+export default defineWorker<ConsumerPayloads['payments']>({
   consumer: 'payments',
-  schema: OrderEvent,
   timeoutMs: 5_000,
   handle: async (event, ctx) => {
-    await pause(10, ctx.signal);
-    if (isCreated(event)) {
+    await sleep(10, undefined, { signal: ctx.signal });
+    if ('items' in event) {
       authorized.add(event.orderId);
       ctx.logger.debug({ orderId: event.orderId, total: event.total }, 'payment authorized');
     } else if (authorized.delete(event.orderId)) {

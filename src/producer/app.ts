@@ -12,8 +12,9 @@ import type { Logger } from '../log.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { requireScope, type parseApiTokens } from './auth.ts';
 import { ApiError, errorHandler, managementApiError, scrubServerErrors, sendApiError } from './http-errors.ts';
-import { jobRoutes } from './job-routes.ts';
-import type { JobType } from './job-types.ts';
+import { JobSender } from '../client/sender.ts';
+import { jobRoutes, timedPublisher } from './job-routes.ts';
+import type { JobType } from '../client/job-types.ts';
 import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -67,7 +68,8 @@ export function createApp(deps: AppDeps): Express {
   const enqueue = requireScope(deps.tokens, 'enqueue', deps.retryAfterSeconds);
   const admin = requireScope(deps.tokens, 'admin', deps.retryAfterSeconds);
 
-  app.use(jobRoutes({ ...deps, guard: enqueue }));
+  const sender = new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics));
+  app.use(jobRoutes({ sender, bodyLimit: deps.bodyLimit, maxBatchItems: deps.maxBatchItems, guard: enqueue }));
   const jobEntries = [...deps.jobTypes.values()].map((jobType) => JSON.stringify(describeJobType(jobType)));
   const jobsQuery = pageQuery(PAGE_LIMITS.jobs);
   app.get('/v1/jobs', enqueue, (req, res) => {

@@ -12,7 +12,7 @@ import type { TopologyPlan } from '../topology/plan.ts';
 import { createApp } from './app.ts';
 import { parseApiTokens } from './auth.ts';
 import { listenFailure, MissingApiTokensError } from './errors.ts';
-import { buildJobTypes } from './job-types.ts';
+import { buildJobTypes } from '../client/job-types.ts';
 import { createMetrics } from './metrics.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 

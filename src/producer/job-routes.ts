@@ -1,17 +1,24 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
-import type { z } from 'zod';
-import type { ConfirmPublisher, OutgoingMessage } from '../broker/confirm-publisher.ts';
+import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
+import { InvalidJobOptionError, InvalidJobPayloadError, PrecedingJobFailedError, UnknownJobTypeError } from '../client/errors.ts';
+import { ID_MAX_LENGTH } from '../client/job-message.ts';
+import type { JobType } from '../client/job-types.ts';
+import type { JobPublisher, JobSender } from '../client/sender.ts';
+import type { EnqueueOptions } from '../client/types.ts';
 import { ApiError, errorBody, toApiError } from './http-errors.ts';
-import { batchItemId, buildJobMessage, ID_HEADER_MAX, idHeader } from './job-message.ts';
-import { InvalidOrderingKeyError, orderingKeyOf, type JobType } from './job-types.ts';
 import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 
+/**
+ * `POST /v1/jobs/:jobType` and `POST /v1/jobs/:jobType/batch`: a thin HTTP
+ * layer over the job client's `JobSender`. The routes read the body and the
+ * headers, the sender validates, builds and publishes exactly as
+ * `createJobClient().enqueue` does, and `enqueueApiError` turns its typed
+ * errors into statuses. The job client and these routes answer one input
+ * alike (test/integration/enqueue-contract.test.ts).
+ */
 export interface JobRoutesOptions {
-  jobTypes: ReadonlyMap<string, JobType>;
-  publisher: ConfirmPublisher;
-  metrics: ProducerMetrics;
+  sender: JobSender;
   bodyLimit: string;
   maxBatchItems: number;
   /** Auth for the enqueue routes. */
@@ -23,25 +30,23 @@ export type BatchItemResult =
   | { index: number; status: 202; id: string }
   | { index: number; status: number; id?: string; error: { code: string; message: string; details: unknown } };
 
-/** `POST /v1/jobs/:jobType` and `POST /v1/jobs/:jobType/batch`. */
 export function jobRoutes(options: JobRoutesOptions): Router {
   const router = express.Router();
-  // Auth first: an anonymous client cannot make the server read a body.
-  const before = [options.guard, findJobType(options.jobTypes), requireJsonContent, jsonBody({ limit: options.bodyLimit })];
+  // Auth first: an anonymous client cannot make the server read a body;
+  // an unknown job type is a 404 before the body is read.
+  const before = [options.guard, findJobType(options.sender), requireJsonContent, jsonBody({ limit: options.bodyLimit })];
   router.post('/v1/jobs/:jobType', ...before, enqueueOne(options));
   router.post('/v1/jobs/:jobType/batch', ...before, enqueueBatch(options));
   return router;
 }
 
-function findJobType(jobTypes: ReadonlyMap<string, JobType>): RequestHandler {
+function findJobType(sender: JobSender): RequestHandler {
   return (req, res, next) => {
-    const jobType = jobTypes.get(String(req.params.jobType));
-    if (jobType === undefined) {
-      throw new ApiError(404, 'UNKNOWN_JOB_TYPE', `no job type "${String(req.params.jobType)}"`, {
-        known: [...jobTypes.keys()],
-      });
+    try {
+      res.locals.jobType = sender.jobType(String(req.params.jobType));
+    } catch (error) {
+      throw enqueueApiError(error);
     }
-    res.locals.jobType = jobType;
     next();
   };
 }
@@ -49,11 +54,10 @@ function findJobType(jobTypes: ReadonlyMap<string, JobType>): RequestHandler {
 function enqueueOne(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
-    const key = idHeader(req.headers['idempotency-key']);
-    if (key === null) throw invalidHeader('Idempotency-Key');
-    const message = prepare(jobType, req.body, key ?? randomUUID(), correlationIdOf(req), new Date(), MAX_ISSUES.job);
-    await publishTimed(options, message);
-    res.status(202).json({ id: message.options.messageId, jobType: jobType.type, routingKey: jobType.routingKey });
+    const job = await options.sender.enqueue(jobType.type, req.body, idsOf(req)).catch((error: unknown) => {
+      throw enqueueApiError(error);
+    });
+    res.status(202).json(job);
   };
 }
 
@@ -61,8 +65,6 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
     const items: unknown = req.body;
-    const key = idHeader(req.headers['idempotency-key']);
-    if (key === null) throw invalidHeader('Idempotency-Key');
     if (!Array.isArray(items) || items.length === 0) {
       throw new ApiError(400, 'INVALID_BATCH', 'the body must be a non-empty JSON array of payloads');
     }
@@ -72,67 +74,24 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
         items: items.length,
       });
     }
-    // Nothing can be confirmed now: answer 503 for the whole batch at once.
-    const unavailable = options.publisher.unavailable();
-    if (unavailable !== undefined) throw unavailable;
-    const results = await publishBatch(options, jobType, items, key, correlationIdOf(req), new Date());
-    const allAccepted = results.every((result) => result.status === 202);
-    res.status(allAccepted ? 202 : 207).json({ accepted: results.filter((r) => r.status === 202).length, results });
+    const batch = await options.sender.enqueueMany(jobType.type, items, idsOf(req)).catch((error: unknown) => {
+      throw enqueueApiError(error);
+    });
+    const results = batch.results.map((item): BatchItemResult => {
+      if (item.ok) return { index: item.index, status: 202, id: item.id };
+      const apiError = enqueueApiError(item.error, MAX_ISSUES.batchItem);
+      return { index: item.index, status: apiError.status, ...(item.id !== undefined && { id: item.id }), ...errorBody(apiError) };
+    });
+    res.status(batch.accepted === results.length ? 202 : 207).json({ accepted: batch.accepted, results });
   };
 }
 
-/** Validates every item, then publishes the valid ones pipelined (all in flight at once). */
-async function publishBatch(
-  options: JobRoutesOptions,
-  jobType: JobType,
-  items: unknown[],
-  key: string | undefined,
-  correlationId: string | undefined,
-  now: Date,
-): Promise<BatchItemResult[]> {
-  const pending = items.map(async (item, index): Promise<BatchItemResult> => {
-    const id = key === undefined ? randomUUID() : batchItemId(key, index);
-    try {
-      await publishTimed(options, prepare(jobType, item, id, correlationId, now, MAX_ISSUES.batchItem));
-      return { index, status: 202, id };
-    } catch (error) {
-      const apiError = toApiError(error);
-      return { index, status: apiError.status, id, ...errorBody(apiError) };
-    }
-  });
-  return Promise.all(pending);
-}
-
-/** Validate → ordering key → message; throws a 400 `ApiError` for a bad payload. */
-function prepare(
-  jobType: JobType,
-  payload: unknown,
-  id: string,
-  correlationId: string | undefined,
-  now: Date,
-  maxIssues: number,
-): OutgoingMessage {
-  const parsed = jobType.validator.safeParse(payload);
-  if (!parsed.success) throw invalidPayload(parsed.error.issues, maxIssues);
-  let orderingKey: string | undefined;
-  try {
-    orderingKey = orderingKeyOf(jobType, payload);
-  } catch (error) {
-    if (!(error instanceof InvalidOrderingKeyError)) throw error;
-    throw new ApiError(400, 'INVALID_PAYLOAD', error.message, [{ path: error.path.split('.'), message: error.message }]);
-  }
-  return buildJobMessage({ jobType, payload, id, orderingKey, correlationId, now });
-}
-
-async function publishTimed(options: JobRoutesOptions, message: OutgoingMessage): Promise<void> {
-  const stop = options.metrics.publishSeconds.startTimer();
-  try {
-    await options.publisher.publish(message);
-    stop({ outcome: 'confirmed' });
-  } catch (error) {
-    stop({ outcome: toApiError(error).code.toLowerCase() });
-    throw error;
-  }
+/** `Idempotency-Key` and `X-Correlation-Id`, as sent: the sender checks them. */
+function idsOf(req: Request): EnqueueOptions {
+  return {
+    idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+    correlationId: req.headers['x-correlation-id'] as string | undefined,
+  };
 }
 
 /**
@@ -143,21 +102,47 @@ async function publishTimed(options: JobRoutesOptions, message: OutgoingMessage)
 const MAX_ISSUES = { job: 20, batchItem: 5 } as const;
 const MAX_ISSUE_MESSAGE = 300;
 
-function invalidPayload(issues: readonly z.core.$ZodIssue[], maxIssues: number): ApiError {
-  const details = issues.slice(0, maxIssues).map((issue) => ({
-    path: issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
-    message: issue.message.length > MAX_ISSUE_MESSAGE ? `${issue.message.slice(0, MAX_ISSUE_MESSAGE)}…` : issue.message,
-  }));
-  const more = issues.length > maxIssues ? ` (first ${maxIssues} of ${issues.length} issues)` : '';
-  return new ApiError(400, 'INVALID_PAYLOAD', `the payload does not match the job type schema${more}`, details);
+const HEADER_OF: Record<string, string> = { idempotencyKey: 'Idempotency-Key', correlationId: 'X-Correlation-Id' };
+
+/** What an enqueue failure (the job client's typed errors, the broker's) answers over HTTP. */
+export function enqueueApiError(error: unknown, maxIssues: number = MAX_ISSUES.job): ApiError {
+  if (error instanceof UnknownJobTypeError) {
+    return new ApiError(404, error.code, error.message, { known: error.known });
+  }
+  if (error instanceof InvalidJobPayloadError) {
+    const details = error.issues.slice(0, maxIssues).map((issue) => ({
+      path: issue.path,
+      message: issue.message.length > MAX_ISSUE_MESSAGE ? `${issue.message.slice(0, MAX_ISSUE_MESSAGE)}…` : issue.message,
+    }));
+    const more = error.issues.length > maxIssues ? ` (first ${maxIssues} of ${error.issues.length} issues)` : '';
+    return new ApiError(400, error.code, `${error.message}${more}`, details);
+  }
+  if (error instanceof InvalidJobOptionError) {
+    const header = HEADER_OF[error.option] ?? error.option;
+    return new ApiError(400, 'INVALID_HEADER', `${header} must be 1 to ${ID_MAX_LENGTH} visible ASCII characters`, {
+      header,
+      maxLength: ID_MAX_LENGTH,
+    });
+  }
+  if (error instanceof PrecedingJobFailedError) {
+    return new ApiError(424, error.code, error.message, { precedingIndex: error.precedingIndex });
+  }
+  return toApiError(error);
 }
 
-function invalidHeader(name: string): ApiError {
-  return new ApiError(400, 'INVALID_HEADER', `${name} must be 1 to ${ID_HEADER_MAX} visible ASCII characters`, { header: name, maxLength: ID_HEADER_MAX });
-}
-
-function correlationIdOf(req: Request): string | undefined {
-  const value = idHeader(req.headers['x-correlation-id']);
-  if (value === null) throw invalidHeader('X-Correlation-Id');
-  return value;
+/** The producer's publisher, timing every publish for `warren_producer_publish_seconds`. */
+export function timedPublisher(publisher: JobPublisher, metrics: ProducerMetrics): JobPublisher {
+  return {
+    unavailable: () => publisher.unavailable(),
+    async publish(message: OutgoingMessage) {
+      const stop = metrics.publishSeconds.startTimer();
+      try {
+        await publisher.publish(message);
+        stop({ outcome: 'confirmed' });
+      } catch (error) {
+        stop({ outcome: toApiError(error).code.toLowerCase() });
+        throw error;
+      }
+    },
+  };
 }

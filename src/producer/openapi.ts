@@ -1,7 +1,7 @@
 import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { BatchResult, ErrorResponse, Health, JobAccepted, JobTypeList, QueueList, Readiness } from './api-schemas.ts';
-import type { JobType } from './job-types.ts';
+import type { JobType } from '../client/job-types.ts';
 
 type Security = Record<string, string[]>[];
 

@@ -5,8 +5,9 @@ import type { BrokerConnection } from '../broker/connection.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
 import { attemptOf, HEADERS, type Headers } from '../message/headers.ts';
+import type { JobType } from '../client/job-types.ts';
 import type { ConsumerPlan } from '../topology/plan.ts';
-import type { CopyPublisher, IncomingDelivery, JobState } from './context.ts';
+import type { CopyPublisher, IncomingDelivery, JobSettledEvent, JobState } from './context.ts';
 import type { WorkerDefinition } from './define.ts';
 import { KeySerializer } from './key-serializer.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -25,6 +26,8 @@ import { validateStep } from './steps/validate.ts';
 export interface ConsumerRuntimeDeps {
   definition: WorkerDefinition;
   plan: ConsumerPlan;
+  /** The topology's job types: payloads are validated against their JSON Schemas. */
+  jobTypes: ReadonlyMap<string, JobType>;
   settings: ConsumerSettings;
   store: IdempotencyStore;
   connection: BrokerConnection;
@@ -34,6 +37,8 @@ export interface ConsumerRuntimeDeps {
   logger: Logger;
   claimPollMs: number;
   resubscribe: BackoffOptions;
+  /** Told of every delivery's end (see `WorkerInit.onJobSettled`). */
+  onJobSettled?: ((event: JobSettledEvent) => void) | undefined;
 }
 
 /**
@@ -120,7 +125,7 @@ export class ConsumerRuntime {
     const settle = settleStep({ plan, publisher, workerId, isRetryable: settings.isRetryable });
     const dedupe = dedupeStep({ store, consumer: plan.name, leaseMs: settings.leaseMs, pollMs: this.deps.claimPollMs, signal: this.stopping.signal });
     const handle = handleStep({ definition, timeoutMs: settings.timeoutMs, hardStop: this.hardStop.signal });
-    const steps = [settle, stopGateStep(this.stopping.signal), decodeStep, validateStep(definition.schema)];
+    const steps = [settle, stopGateStep(this.stopping.signal), decodeStep, validateStep({ jobTypes: this.deps.jobTypes, schema: definition.schema })];
     if (this.ordered) {
       steps.push(
         retryInPlaceStep({
@@ -175,9 +180,28 @@ export class ConsumerRuntime {
     const outcome = ctx.outcome ?? 'unsettled';
     const durationMs = Math.round(performance.now() - started);
     this.deps.metrics.record(this.name, outcome, durationMs / 1000, ctx.deadLetterReason);
+    if (this.deps.onJobSettled !== undefined) this.reportSettled(ctx, outcome);
     const level = outcome === 'dead-lettered' || outcome === 'unsettled' ? 'warn' : 'info';
     if (!this.deps.logger.isLevelEnabled(level)) return;
     ctx.logger[level]({ outcome, durationMs, ...(ctx.deadLetterReason && { reason: ctx.deadLetterReason }) }, 'job settled');
+  }
+
+  private reportSettled(ctx: JobState, outcome: JobSettledEvent['outcome']): void {
+    const error = ctx.error === undefined ? undefined : ctx.error instanceof Error ? ctx.error : new Error(String(ctx.error));
+    try {
+      this.deps.onJobSettled?.({
+        consumer: this.name,
+        jobId: ctx.jobId,
+        jobType: ctx.delivery.properties.type,
+        attempt: ctx.attempt,
+        outcome,
+        deadLetterReason: ctx.deadLetterReason,
+        error: error === undefined ? undefined : { class: error.name || error.constructor.name, message: error.message },
+      });
+    } catch (listenerError) {
+      // A listener's bug must not turn into a job's failure.
+      this.deps.logger.warn({ err: listenerError }, 'onJobSettled listener threw');
+    }
   }
 
   private jobState(delivery: Delivery): JobState {

@@ -48,5 +48,25 @@ export interface JobState {
   firstFailedAt?: Date | undefined;
   /** Set by settle when the job goes to the DLQ. */
   deadLetterReason?: string | undefined;
+  /** Set by settle: the failure of the last attempt, when it failed. */
+  error?: unknown;
   logger: Logger;
+}
+
+/**
+ * One delivery's end, as `WorkerInit.onJobSettled` reports it (what
+ * `warren/testing` waits on). `succeeded`, `duplicate` and `dead-lettered`
+ * are final for this consumer; `retried` means a later attempt follows.
+ */
+export interface JobSettledEvent {
+  consumer: string;
+  jobId: string;
+  jobType: string | undefined;
+  /** The attempt that ended this way (1 on the first delivery). */
+  attempt: number;
+  outcome: Outcome;
+  /** Why the job went to the DLQ, when it did. */
+  deadLetterReason: string | undefined;
+  /** The failure of this attempt, when it failed. */
+  error: { class: string; message: string } | undefined;
 }

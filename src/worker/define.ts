@@ -63,11 +63,18 @@ export interface BatchOptions {
   maxWaitMs: number;
 }
 
-interface WorkerSpecBase<Schema extends z.ZodType> {
+interface WorkerSpecBase<Payload> {
   /** A consumer of the topology file: queues, prefetch, retries and DLQ come from there. */
   consumer: string;
-  /** Types and validates the payload; a failure dead-letters the message at once. */
-  schema: Schema;
+  /**
+   * Optional, a stricter check of your own. Every payload is first checked
+   * against its job type's JSON Schema in the topology file (the message's
+   * `type`); this zod schema then runs too, and its output is what the
+   * handler gets. A failure of either dead-letters the message at once.
+   * Without it, type the payload with the generated types:
+   * `defineWorker<ConsumerPayloads['name']>({ … })` (`warren types`).
+   */
+  schema?: z.ZodType<Payload>;
   /** Handlers in flight at once. @defaultValue the consumer's prefetch */
   concurrency?: number;
   /** A handler running longer is aborted and retried. @defaultValue 30_000 */
@@ -80,8 +87,8 @@ interface WorkerSpecBase<Schema extends z.ZodType> {
   isRetryable?: (error: unknown) => boolean;
 }
 
-export interface WorkerSpec<Schema extends z.ZodType> extends WorkerSpecBase<Schema> {
-  handle(payload: z.output<Schema>, ctx: JobContext): Promise<void> | void;
+export interface WorkerSpec<Payload = unknown> extends WorkerSpecBase<Payload> {
+  handle(payload: Payload, ctx: JobContext): Promise<void> | void;
 }
 
 /**
@@ -89,9 +96,9 @@ export interface WorkerSpec<Schema extends z.ZodType> extends WorkerSpecBase<Sch
  * what arrived within `batch.maxWaitMs`). Throwing fails the whole batch;
  * `job.fail()` fails one job. `timeoutMs` bounds one batch.
  */
-export interface BatchWorkerSpec<Schema extends z.ZodType> extends WorkerSpecBase<Schema> {
+export interface BatchWorkerSpec<Payload = unknown> extends WorkerSpecBase<Payload> {
   batch: BatchOptions;
-  handleBatch(jobs: Array<BatchJob<z.output<Schema>>>, ctx: BatchContext): Promise<void> | void;
+  handleBatch(jobs: Array<BatchJob<Payload>>, ctx: BatchContext): Promise<void> | void;
 }
 
 const WORKER_DEFINITION = Symbol.for('warren.worker-definition');
@@ -100,7 +107,7 @@ const WORKER_DEFINITION = Symbol.for('warren.worker-definition');
 export interface WorkerDefinition {
   readonly [WORKER_DEFINITION]: true;
   readonly consumer: string;
-  readonly schema: z.ZodType;
+  readonly schema?: z.ZodType | undefined;
   handle(payload: unknown, ctx: JobContext): Promise<void> | void;
   readonly concurrency?: number | undefined;
   readonly timeoutMs?: number | undefined;
@@ -112,13 +119,17 @@ export interface WorkerDefinition {
   handleBatch?(jobs: BatchJob[], ctx: BatchContext): Promise<void> | void;
 }
 
-/** Typed helper for worker modules: `export default defineWorker({...})`. */
-export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema>): WorkerDefinition;
-export function defineWorker<Schema extends z.ZodType>(spec: BatchWorkerSpec<Schema>): WorkerDefinition;
-export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema> | BatchWorkerSpec<Schema>): WorkerDefinition {
+/**
+ * Typed helper for worker modules: `export default defineWorker({...})`.
+ * The payload type comes from the explicit type argument (the generated
+ * `ConsumerPayloads['name']`), else from `schema`, else `unknown`.
+ */
+export function defineWorker<Payload = unknown>(spec: WorkerSpec<Payload>): WorkerDefinition;
+export function defineWorker<Payload = unknown>(spec: BatchWorkerSpec<Payload>): WorkerDefinition;
+export function defineWorker<Payload = unknown>(spec: WorkerSpec<Payload> | BatchWorkerSpec<Payload>): WorkerDefinition {
   if ('handleBatch' in spec) {
     const { handleBatch, ...rest } = spec;
-    const runBatch = (jobs: BatchJob[], ctx: BatchContext) => handleBatch(jobs as Array<BatchJob<z.output<Schema>>>, ctx);
+    const runBatch = (jobs: BatchJob[], ctx: BatchContext) => handleBatch(jobs as Array<BatchJob<Payload>>, ctx);
     return {
       ...rest,
       handleBatch: runBatch,
@@ -128,7 +139,7 @@ export function defineWorker<Schema extends z.ZodType>(spec: WorkerSpec<Schema> 
   }
   return {
     ...spec,
-    handle: (payload, ctx) => spec.handle(payload as z.output<Schema>, ctx),
+    handle: (payload, ctx) => spec.handle(payload as Payload, ctx),
     [WORKER_DEFINITION]: true,
   };
 }

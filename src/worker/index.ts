@@ -9,6 +9,7 @@ export { defineWorker, isWorkerDefinition, type IdempotencyOption, type JobConte
 export { ClaimBusyError, HandlerTimeoutError, InvalidPayloadError, MalformedMessageError, ReleasedError } from './errors.ts';
 export { loadWorkerModule, resolveWorkerModule, WorkerModuleError } from './load.ts';
 export { WORKER_DEFAULTS, type WorkerOptions } from './options.ts';
+export type { JobSettledEvent, Outcome as JobOutcome } from './context.ts';
 export { Worker, WorkerState, type UnsubscribedQueue, type WorkerHealth, type WorkerInit } from './worker.ts';
 
 /**

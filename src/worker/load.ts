@@ -27,11 +27,30 @@ export function resolveWorkerModule(spec: string, cwd = process.cwd()): string {
 
 export async function loadWorkerModule(spec: string, cwd = process.cwd()): Promise<WorkerDefinition> {
   const file = resolveWorkerModule(spec, cwd);
+  if (TYPESCRIPT_MODULE.test(file)) await ensureTypeScriptLoader();
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
   if (!isWorkerDefinition(module.default)) {
     throw new WorkerModuleError(`${spec}: the module must default-export defineWorker({...})`);
   }
   return module.default;
+}
+
+const TYPESCRIPT_MODULE = /\.[cm]?ts$/;
+
+/** Set on `globalThis` by whoever registered tsx first (bin/warren.js in a clone, or this module). */
+const TSX_REGISTERED = Symbol.for('warren.tsx-registered');
+
+/**
+ * Worker modules written in TypeScript load without a build of the user's:
+ * tsx's ESM hooks are registered on the first `.ts` module, once per
+ * process. JavaScript workers never load tsx (nor anything of TypeScript).
+ */
+async function ensureTypeScriptLoader(): Promise<void> {
+  const registry = globalThis as { [TSX_REGISTERED]?: boolean };
+  if (registry[TSX_REGISTERED] === true) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  registry[TSX_REGISTERED] = true;
 }
 
 export class WorkerModuleError extends Error {

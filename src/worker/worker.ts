@@ -8,8 +8,10 @@ import { BrokerUnavailableError } from '../errors.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { buildJobTypes, type JobType } from '../client/job-types.ts';
 import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
 import { ConsumerRuntime } from './consumer-runtime.ts';
+import type { JobSettledEvent } from './context.ts';
 import type { WorkerDefinition } from './define.ts';
 import { startMetricsServer, WorkerMetrics, type HealthReport } from './metrics.ts';
 import { resolveConsumerSettings, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
@@ -43,6 +45,8 @@ export interface WorkerHealth {
 
 export interface WorkerInit extends WorkerOptions {
   logger?: Logger;
+  /** Called when a delivery ends (succeeded, duplicate, retried, dead-lettered, released); for tests and instrumentation. */
+  onJobSettled?: (event: JobSettledEvent) => void;
   /** Also export Node.js process metrics. @defaultValue true when a metrics port is set */
   defaultMetrics?: boolean;
 }
@@ -67,6 +71,8 @@ export class Worker {
   private readonly runtimes: ConsumerRuntime[] = [];
   private readonly ownedStores: IdempotencyStore[] = [];
   private server: Server | undefined;
+  private readonly jobTypes: ReadonlyMap<string, JobType>;
+  private readonly onJobSettled: WorkerInit['onJobSettled'];
 
   constructor(
     private readonly definitions: readonly WorkerDefinition[],
@@ -77,8 +83,11 @@ export class Worker {
     const resolved = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}` });
     this.options = { ...resolved, urls: urlsForVhost(plan, resolved.urls) };
     this.logger = init.logger ?? createLogger('warren-worker');
+    this.onJobSettled = init.onJobSettled;
     this.metrics = new WorkerMetrics({ defaultMetrics: init.defaultMetrics ?? this.options.metricsPort > 0 });
     for (const definition of definitions) resolveConsumerSettings(definition, this.consumerPlan(definition));
+    // Compiled once here, shared by every consumer of this process.
+    this.jobTypes = buildJobTypes(plan.jobs);
   }
 
   get state(): WorkerState {
@@ -160,6 +169,7 @@ export class Worker {
         new ConsumerRuntime({
           definition,
           plan: this.consumerPlan(definition),
+          jobTypes: this.jobTypes,
           settings: resolveConsumerSettings(definition, this.consumerPlan(definition)),
           store: await this.storeFor(definition, defaultStore),
           connection: this.consumeConnection,
@@ -169,6 +179,7 @@ export class Worker {
           logger: this.logger,
           claimPollMs: this.options.claimPollMs,
           resubscribe: { initialMs: this.options.resubscribeInitialMs, maxMs: this.options.resubscribeMaxMs },
+          onJobSettled: this.onJobSettled,
         }),
       );
     }

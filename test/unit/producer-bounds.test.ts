@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseApiTokens } from '../../src/producer/auth.ts';
 import { withoutAddresses } from '../../src/producer/http-errors.ts';
-import { buildJobTypes, InvalidOrderingKeyError, ORDERING_KEY_MAX_BYTES, orderingKeyOf } from '../../src/producer/job-types.ts';
+import { buildJobTypes, InvalidOrderingKeyError, ORDERING_KEY_MAX_BYTES, orderingKeyOf } from '../../src/client/job-types.ts';
 import { isJsonContentType, jsonDepthExceeds } from '../../src/producer/json-body.ts';
 import { pageOf, pageQuery, parsePageQuery } from '../../src/producer/pagination.ts';
 

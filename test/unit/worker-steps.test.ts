@@ -5,6 +5,7 @@ import { NonRetryableError } from '../../src/errors.ts';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory.ts';
 import { createLogger } from '../../src/log.ts';
 import { HEADERS } from '../../src/message/headers.ts';
+import { buildJobTypes } from '../../src/client/job-types.ts';
 import type { ConsumerPlan } from '../../src/topology/plan.ts';
 import type { JobState } from '../../src/worker/context.ts';
 import { HandlerTimeoutError, ReleasedError } from '../../src/worker/errors.ts';
@@ -18,7 +19,7 @@ import { validateStep } from '../../src/worker/steps/validate.ts';
 
 const logger = createLogger('test', { level: 'silent', pretty: false });
 
-function fakeJob(body: string, attempt = 1) {
+function fakeJob(body: string, attempt = 1, type: string | null = 'thing') {
   const settled: string[] = [];
   const ctx: JobState = {
     delivery: {
@@ -26,7 +27,7 @@ function fakeJob(body: string, attempt = 1) {
       exchange: 'jobs',
       routingKey: 'rk',
       redelivered: false,
-      properties: { messageId: 'job-1', type: 'thing', contentType: 'application/json', headers: { [HEADERS.attempt]: attempt } },
+      properties: { messageId: 'job-1', type: type ?? undefined, contentType: 'application/json', headers: { [HEADERS.attempt]: attempt } },
       ack: () => (settled.push('ack'), true),
       nack: (requeue) => (settled.push(`nack:${requeue}`), true),
     },
@@ -63,12 +64,50 @@ const noop = async () => undefined;
 
 describe('decode and validate', () => {
   it('parses JSON, types the payload, and reports bad input as malformed / invalid', async () => {
-    const pipeline = composeSteps<JobState>([decodeStep, validateStep(z.object({ n: z.number() })), noop]);
+    const pipeline = composeSteps<JobState>([decodeStep, validateStep({ jobTypes: new Map(), schema: z.object({ n: z.number() }) }), noop]);
     const ok = fakeJob('{"n":1}');
     await pipeline(ok.ctx);
     expect(ok.ctx.payload).toEqual({ n: 1 });
     await expect(pipeline(fakeJob('{nope').ctx)).rejects.toMatchObject({ code: 'MALFORMED_MESSAGE' });
     await expect(pipeline(fakeJob('{"n":"x"}').ctx)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringContaining('n:') });
+  });
+});
+
+describe('validate against the topology', () => {
+  const jobTypes = buildJobTypes([
+    {
+      type: 'thing',
+      exchange: 'jobs',
+      routingKey: 'thing',
+      payloadSchema: { type: 'object', required: ['n'], properties: { n: { type: 'integer', minimum: 0 } }, additionalProperties: false },
+    },
+  ]);
+
+  it("checks the payload against its job type's JSON Schema, with no schema of the worker's own", async () => {
+    const pipeline = composeSteps<JobState>([decodeStep, validateStep({ jobTypes, schema: undefined }), noop]);
+    const ok = fakeJob('{"n":1}');
+    await pipeline(ok.ctx);
+    expect(ok.ctx.payload).toEqual({ n: 1 });
+    await expect(pipeline(fakeJob('{"n":-1}').ctx)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringContaining('job type "thing"') });
+    await expect(pipeline(fakeJob('{"n":1,"extra":true}').ctx)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+  });
+
+  it('refuses a job type the topology does not declare unless the worker has a schema of its own', async () => {
+    const bare = composeSteps<JobState>([decodeStep, validateStep({ jobTypes, schema: undefined }), noop]);
+    await expect(bare(fakeJob('{"n":1}', 1, 'other').ctx)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringContaining('"other" is not in the topology') });
+    await expect(bare(fakeJob('{"n":1}', 1, null).ctx)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+    const own = composeSteps<JobState>([decodeStep, validateStep({ jobTypes, schema: z.object({ n: z.number() }) }), noop]);
+    await expect(own(fakeJob('{"n":1}', 1, 'other').ctx)).resolves.toBeUndefined();
+  });
+
+  it("runs the worker's own schema after the topology's: both must pass, and its output is the payload", async () => {
+    const stricter = z.object({ n: z.number().max(10) }).transform(({ n }) => ({ n, doubled: n * 2 }));
+    const pipeline = composeSteps<JobState>([decodeStep, validateStep({ jobTypes, schema: stricter }), noop]);
+    const ok = fakeJob('{"n":3}');
+    await pipeline(ok.ctx);
+    expect(ok.ctx.payload).toEqual({ n: 3, doubled: 6 });
+    await expect(pipeline(fakeJob('{"n":11}').ctx)).rejects.toMatchObject({ message: expect.stringContaining("worker's schema") });
+    await expect(pipeline(fakeJob('{"n":1.5}').ctx)).rejects.toMatchObject({ message: expect.stringContaining('job type "thing"') });
   });
 });
 

@@ -29,6 +29,7 @@ export function settleStep(options: SettleOptions): Step<JobState> {
     try {
       await next();
     } catch (error) {
+      ctx.error = error;
       ctx.outcome = await settleFailure(ctx, error, options);
       return;
     }

@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import type { z } from 'zod';
 import { PostgresIdempotencyStore } from '../../../src/idempotency/postgres.ts';
 import { defineWorker, NonRetryableError, type JobContext, type WorkerDefinition } from '../../../src/worker/index.ts';
 import { chaosNames } from '../lib/names.ts';
@@ -20,16 +19,16 @@ export interface ChaosPayload {
   customerId?: string;
 }
 
-export function chaosWorker<S extends z.ZodType<ChaosPayload>>(consumer: string, schema: S, options: { pauseMs: number; ordered?: boolean }): WorkerDefinition {
+export function chaosWorker(consumer: string, options: { pauseMs: number; ordered?: boolean }): WorkerDefinition {
   const run = process.env.CHAOS_RUN;
   const databaseUrl = process.env.DATABASE_URL;
   const redisUrl = process.env.REDIS_URL;
   if (!run || !databaseUrl || !redisUrl) throw new Error('chaos workers need CHAOS_RUN, DATABASE_URL and REDIS_URL');
   const names = chaosNames(run);
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  return defineWorker({
+  // Payloads are checked against topology/orders.yaml's JSON Schemas by the worker.
+  return defineWorker<ChaosPayload>({
     consumer,
-    schema,
     concurrency: CONCURRENCY,
     timeoutMs: 10_000,
     idempotency: () => new PostgresIdempotencyStore({ url: databaseUrl, table: names.idempotencyTable, poolSize: CONCURRENCY + 1 }),

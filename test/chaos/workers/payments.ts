@@ -1,5 +1,4 @@
-import { OrderEvent } from '../../../workers/_orders.ts';
 import { chaosWorker } from './_effect.ts';
 
 /** Chaos consumer `payments` of topology/orders.yaml: one effect row per job, through ctx.tx. */
-export default chaosWorker('payments', OrderEvent, { pauseMs: 3, ordered: true });
+export default chaosWorker('payments', { pauseMs: 3, ordered: true });

@@ -1,5 +1,4 @@
-import { OrderCreated } from '../../../workers/_orders.ts';
 import { chaosWorker } from './_effect.ts';
 
 /** Chaos consumer `recommendation` of topology/orders.yaml: one effect row per job, through ctx.tx. */
-export default chaosWorker('recommendation', OrderCreated, { pauseMs: 2 });
+export default chaosWorker('recommendation', { pauseMs: 2 });

@@ -1,5 +1,4 @@
-import { OrderCreated } from '../../../workers/_orders.ts';
 import { chaosWorker } from './_effect.ts';
 
 /** Chaos consumer `warehouse` of topology/orders.yaml: one effect row per job, through ctx.tx. */
-export default chaosWorker('warehouse', OrderCreated, { pauseMs: 5 });
+export default chaosWorker('warehouse', { pauseMs: 5 });

@@ -47,17 +47,15 @@ export function buildJobMessage(input: JobMessageInput): OutgoingMessage {
  * ASCII only (no CR/LF, no bytes that change length when encoded), at most
  * 200 characters, which leaves room for a batch item's `:index` suffix.
  */
-export const ID_HEADER_MAX = 200;
-const TOKEN_HEADER = new RegExp(`^[\\x21-\\x7e]{1,${ID_HEADER_MAX}}$`);
+export const ID_MAX_LENGTH = 200;
+const ID_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${ID_MAX_LENGTH}}$`);
 
-/** A header value we accept as an id, `undefined` when absent, `null` when malformed. */
-export function idHeader(value: string | string[] | undefined): string | undefined | null {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !TOKEN_HEADER.test(value)) return null;
-  return value;
+/** True for a usable idempotency key or correlation id. */
+export function isValidId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
 }
 
-/** The id of item `index` of a batch posted with `Idempotency-Key: key`: stable across retries. */
+/** The id of item `index` of a batch sent with idempotency key `key`: stable across retries of the batch. */
 export function batchItemId(key: string, index: number): string {
   return `${key}:${index}`;
 }
