@@ -1,5 +1,6 @@
 import { connect } from 'amqplib';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { findComposeFile, isDockerEngineReachable, startComposeService } from '../services/docker-compose.ts';
 import { BrokerUnavailableError } from '../errors.ts';
 import { ManagementClient } from './management.ts';
@@ -39,6 +40,8 @@ export interface FindBrokerOptions {
   composeFile?: string;
   /** Progress lines ("starting a private RabbitMQ node…"). @defaultValue silent */
   log?: (line: string) => void;
+  /** Where to look when `AMQP_URL` is unset. @defaultValue 127.0.0.1:5672, management on :15672 */
+  local?: { amqpUrl: string; managementUrl: string };
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
@@ -56,8 +59,8 @@ export async function findBroker(options: FindBrokerOptions = {}): Promise<Found
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
   const fromEnv = env.AMQP_URL !== undefined && env.AMQP_URL.trim() !== '';
-  const amqpUrls = parseAmqpUrls(env.AMQP_URL);
-  const managementUrl = managementUrlFor(env);
+  const amqpUrls = fromEnv || options.local === undefined ? parseAmqpUrls(env.AMQP_URL) : [options.local.amqpUrl];
+  const managementUrl = fromEnv || options.local === undefined || env.RABBITMQ_MANAGEMENT_URL ? managementUrlFor(env) : options.local.managementUrl;
   // A cluster is usable while any one of its nodes answers.
   let probe: BrokerProbe = { status: 'absent', reason: 'no AMQP_URL' };
   for (const amqpUrl of amqpUrls) {
@@ -65,7 +68,15 @@ export async function findBroker(options: FindBrokerOptions = {}): Promise<Found
     if (probe.status === 'ok') return { amqpUrl, amqpUrls, managementUrl, source: fromEnv ? 'env' : 'local', stop: async () => {} };
     if (probe.status === 'incomplete') break;
   }
-  if (probe.status === 'incomplete') throw new BrokerUnavailableError(probe.reason);
+  if (probe.status === 'incomplete') {
+    // A stock broker at the default address (Debian's runs without either
+    // plugin): a first run starts a private node that has them, saying why,
+    // as it does when nothing answers. A broker the user named in AMQP_URL
+    // is theirs to fix: the reason says how.
+    if (fromEnv || !fallbackAllowed(env, options.fallback) || !(await canStartPrivateNode())) throw new BrokerUnavailableError(probe.reason);
+    log(`${probe.reason}; starting a private RabbitMQ node that has them instead (about 10 s)`);
+    return startPrivateFallback();
+  }
   if (!fallbackAllowed(env, options.fallback)) {
     throw new BrokerUnavailableError(`${probe.reason}\n${HOW_TO_GET_A_BROKER}`);
   }
@@ -109,7 +120,7 @@ export type BrokerProbe =
   /** Nothing answers: a fallback may start a broker. */
   | { status: 'absent'; reason: string }
   /** Something answers but lacks the management API or a plugin: the user must fix it. */
-  | { status: 'incomplete'; reason: string };
+  | { status: 'incomplete'; reason: string; missingPlugins: string[] };
 
 /** Checks AMQP, the management API and the required plugins, in that order. */
 export async function probeBroker(amqpUrl: string, managementUrl: string): Promise<BrokerProbe> {
@@ -120,20 +131,18 @@ export async function probeBroker(amqpUrl: string, managementUrl: string): Promi
   // stats round (about 5 s after a node starts). An enabled plugin shows
   // through what it adds: the management API itself, the exchange type.
   const overview = await management.get<{ exchange_types?: Array<{ name: string }> }>('/overview').catch(() => undefined);
-  if (!overview) {
-    return {
-      status: 'incomplete',
-      reason:
-        `RabbitMQ answers at ${redactUrl(amqpUrl)} but its management API at ${management.displayUrl} does not: ` +
-        'run `rabbitmq-plugins enable rabbitmq_management` or set RABBITMQ_MANAGEMENT_URL',
-    };
-  }
-  const hasHashExchange = (overview.exchange_types ?? []).some((type) => type.name === 'x-consistent-hash');
-  const missing = missingPlugins(hasHashExchange ? [...REQUIRED_PLUGINS] : ['rabbitmq_management']);
+  // Without the management API, the exchange type is asked over AMQP.
+  const hasHashExchange = overview
+    ? (overview.exchange_types ?? []).some((type) => type.name === 'x-consistent-hash')
+    : await supportsExchangeType(amqpUrl, 'x-consistent-hash');
+  const enabled = [...(overview ? ['rabbitmq_management'] : []), ...(hasHashExchange !== false ? ['rabbitmq_consistent_hash_exchange'] : [])];
+  const missing = missingPlugins(enabled);
   if (missing.length > 0) {
+    const elsewhere = overview ? '' : ` (or, if its management API is not at ${management.displayUrl}, set RABBITMQ_MANAGEMENT_URL)`;
     return {
       status: 'incomplete',
-      reason: `RabbitMQ at ${redactUrl(amqpUrl)} lacks the plugin(s) ${missing.join(', ')}: run \`rabbitmq-plugins enable ${missing.join(' ')}\``,
+      missingPlugins: missing,
+      reason: `RabbitMQ at ${redactUrl(amqpUrl)} lacks the plugin(s) ${missing.join(', ')}: run \`rabbitmq-plugins enable ${missing.join(' ')}\`${elsewhere}`,
     };
   }
   return { status: 'ok' };
@@ -147,6 +156,39 @@ export async function tryAmqpConnect(amqpUrl: string): Promise<{ ok: true } | { 
     return { ok: true };
   } catch (error) {
     return { ok: false, reason: redactText(error instanceof Error ? error.message : String(error)) };
+  }
+}
+
+/**
+ * Whether the broker knows an exchange type, asked over AMQP: a throwaway
+ * auto-delete exchange of that type is declared and deleted. `undefined`
+ * when the answer is something else (no permission, connection lost).
+ */
+export async function supportsExchangeType(amqpUrl: string, type: string): Promise<boolean | undefined> {
+  let connection: Awaited<ReturnType<typeof connect>>;
+  try {
+    connection = await connect(amqpUrl, { timeout: PROBE_TIMEOUT_MS });
+  } catch {
+    return undefined;
+  }
+  // An unknown type closes the connection (503 COMMAND_INVALID, "unknown
+  // exchange type"): expected here; the declare itself only sees "channel ended".
+  let closedWith = '';
+  connection.on('error', (error: Error) => {
+    closedWith = error.message;
+  });
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    const name = `warren.probe.${randomBytes(6).toString('hex')}`;
+    await channel.assertExchange(name, type, { durable: false, autoDelete: true });
+    await channel.deleteExchange(name);
+    return true;
+  } catch (error) {
+    const message = `${error instanceof Error ? error.message : String(error)} ${closedWith}`;
+    return /unknown exchange type|invalid exchange type/i.test(message) ? false : undefined;
+  } finally {
+    await connection.close().catch(() => undefined);
   }
 }
 
@@ -167,10 +209,15 @@ async function startFallbackBroker(
   }
   if (await canStartPrivateNode()) {
     log('starting a private RabbitMQ node (about 10 s)');
-    const node = await startPrivateNode();
-    return { amqpUrl: node.amqpUrl, amqpUrls: [node.amqpUrl], managementUrl: node.managementUrl, source: 'private-node', stop: stopOnExit(node) };
+    return startPrivateFallback();
   }
   throw new BrokerUnavailableError(`${why}\n${HOW_TO_GET_A_BROKER}`);
+}
+
+/** A private node with the plugins warren needs, on ports of its own, stopped with the caller (or on exit). */
+async function startPrivateFallback(): Promise<FoundBroker> {
+  const node = await startPrivateNode();
+  return { amqpUrl: node.amqpUrl, amqpUrls: [node.amqpUrl], managementUrl: node.managementUrl, source: 'private-node', stop: stopOnExit(node) };
 }
 
 /**

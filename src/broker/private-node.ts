@@ -102,7 +102,8 @@ export async function startPrivateNode(options: PrivateNodeOptions = {}): Promis
   try {
     await launchNode(spec);
     await waitUntilUp(ctl, options.startTimeoutMs ?? 90_000);
-    await waitForManagement(node.managementUrl, 30_000);
+    // A node without the management plugin (a stock broker, in tests) has no API to wait for.
+    if (spec.plugins.includes('rabbitmq_management')) await waitForManagement(node.managementUrl, 30_000);
   } catch (error) {
     await node.stop();
     throw error;

@@ -1,4 +1,4 @@
-import { tryAmqpConnect } from '../broker/find-broker.ts';
+import { probeBroker, tryAmqpConnect } from '../broker/find-broker.ts';
 import { encodeVhost, ManagementClient } from '../broker/management.ts';
 import { redactUrl } from '../broker/urls.ts';
 import { BrokerUnavailableError } from '../errors.ts';
@@ -69,6 +69,11 @@ export async function inspectBroker(target: DoctorTarget): Promise<BrokerFacts> 
 export async function inspect(target: DoctorTarget): Promise<Inspection> {
   const management = new ManagementClient(target.managementUrl);
   if (!(await management.isReachable())) {
+    // A broker that answers over AMQP without its management API is most
+    // likely a stock install: name the plugins it lacks and the command.
+    const amqpUrl = await firstAnswering(target.amqpUrls).catch(() => undefined);
+    const probe = amqpUrl === undefined ? undefined : await probeBroker(amqpUrl, target.managementUrl);
+    if (probe?.status === 'incomplete') throw new BrokerUnavailableError(probe.reason);
     throw new BrokerUnavailableError(`the management API at ${management.displayUrl} does not answer (set RABBITMQ_MANAGEMENT_URL)`);
   }
   const amqpUrl = await firstAnswering(target.amqpUrls);
