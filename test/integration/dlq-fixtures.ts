@@ -202,23 +202,43 @@ export async function peekIds(connection: ChannelModel, queue: string): Promise<
   return ids;
 }
 
-/** Takes every message off a queue (destructive): ids and headers, in order. */
+/**
+ * Takes every message off a queue (destructive): ids and headers, in order.
+ * Through a consumer: quorum shard queues (single active consumer) refuse basic.get.
+ */
 export async function drain(connection: ChannelModel, queue: string): Promise<Array<{ id: string; routingKey: string; exchange: string; headers: Record<string, unknown>; content: string }>> {
   const channel = await connection.createChannel();
-  const out = [];
-  for (;;) {
-    const message = await channel.get(queue, { noAck: true });
-    if (message === false) break;
-    out.push({
-      id: String(message.properties.messageId),
-      routingKey: message.fields.routingKey,
-      exchange: message.fields.exchange,
-      headers: (message.properties.headers ?? {}) as Record<string, unknown>,
-      content: message.content.toString(),
+  const out: Array<{ id: string; routingKey: string; exchange: string; headers: Record<string, unknown>; content: string }> = [];
+  try {
+    const { messageCount } = await channel.checkQueue(queue);
+    if (messageCount === 0) return out;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`drain ${queue}: got ${out.length} of ${messageCount}`)), 20_000);
+      channel
+        .consume(
+          queue,
+          (message) => {
+            if (message === null) return;
+            out.push({
+              id: String(message.properties.messageId),
+              routingKey: message.fields.routingKey,
+              exchange: message.fields.exchange,
+              headers: (message.properties.headers ?? {}) as Record<string, unknown>,
+              content: message.content.toString(),
+            });
+            if (out.length === messageCount) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+          { noAck: true },
+        )
+        .catch(reject);
     });
+    return out;
+  } finally {
+    await channel.close().catch(() => undefined);
   }
-  await channel.close();
-  return out;
 }
 
 export async function depth(connection: ChannelModel, queue: string): Promise<number> {
