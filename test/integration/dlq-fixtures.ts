@@ -250,6 +250,30 @@ export async function depth(connection: ChannelModel, queue: string): Promise<nu
   }
 }
 
+/**
+ * Ready messages once the queue holds none unacked: after a client is
+ * SIGKILLed the broker requeues what it held only when it notices the closed
+ * socket, so a bare `depth` right after the kill can miss those. rabbitmqctl
+ * asks the queue process itself (the management API's counts lag by its stats
+ * interval); the tests that use this run against the local shared node.
+ */
+export async function settledDepth(vhost: string, queue: string, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listed = await new Promise<string>((resolve, reject) => {
+      execFile('rabbitmqctl', ['list_queues', '-q', '--no-table-headers', '-p', vhost, 'name', 'messages_ready', 'messages_unacknowledged'], (error, stdout) =>
+        error ? reject(error) : resolve(stdout),
+      );
+    });
+    const row = listed.split('\n').map((line) => line.trim().split(/\s+/)).find(([name]) => name === queue);
+    if (!row) throw new Error(`queue ${queue} not found in vhost ${vhost}`);
+    const [, ready, unacked] = row.map(Number);
+    if (unacked === 0 && ready !== undefined) return ready;
+    if (Date.now() > deadline) throw new Error(`${queue} still has ${unacked} unacked messages`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 export interface CliResult {
   code: number;
   stdout: string;

@@ -4,7 +4,7 @@ import { NonRetryableError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { jobHeaders } from '../../src/message/headers.ts';
 import { defineWorker, Worker } from '../../src/worker/index.ts';
-import { createScenario, depth, DLQ, drain, peekIds, publishDeadLetters, runWarren, spawnWarren, WORK_QUEUE, type DlqScenario } from './dlq-fixtures.ts';
+import { createScenario, depth, DLQ, drain, peekIds, publishDeadLetters, runWarren, settledDepth, spawnWarren, WORK_QUEUE, type DlqScenario } from './dlq-fixtures.ts';
 
 // A real worker fills its DLQ; after the "fix", replay brings back exactly the
 // chosen jobs, each processed once, also when replay is SIGKILLed midway.
@@ -71,7 +71,7 @@ describe('dlq replay with a real worker', () => {
     await waitFor(async () => countOf(jobs) >= 1_000, 30_000);
     child.kill('SIGKILL');
     await exited;
-    const leftAfterKill = await depth(s.connection, DLQ);
+    const leftAfterKill = await settledDepth(s.vhost.vhost, DLQ);
     expect(leftAfterKill).toBeGreaterThan(0);
     expect(leftAfterKill).toBeLessThan(5_000);
 
