@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { MemoryIdempotencyStore } from '../src/idempotency/memory.ts';
 import { PostgresIdempotencyStore } from '../src/idempotency/postgres.ts';
@@ -20,8 +19,13 @@ import { defineWorker, Worker } from '../src/worker/index.ts';
 import { fillJobs } from './lib/jobs.ts';
 import { benchPlanWith, type BenchQueueType } from './lib/plans.ts';
 import { rawConsume } from './lib/raw-amqplib.ts';
-import { throughputRow, type BenchRow } from './lib/table.ts';
+import { deleteRedisKeys } from './lib/redis-keys.ts';
+import { registerCleanup } from './lib/cleanup.ts';
+import { throughputRow, type BenchRow, type Peer } from './lib/table.ts';
 import { inBenchVhost, progress } from './lib/vhost.ts';
+import { bullmqProcess } from './peers/bullmq.ts';
+import { measurePeer } from './peers/measure.ts';
+import { rascalConsume } from './peers/rascal.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'postgres';
 const TARGETS: Record<StoreKind, number> = { memory: 0.85, redis: 0.5, postgres: 0.3 };
@@ -40,6 +44,8 @@ export interface ConsumeBenchOptions {
   batch?: { prefetch: number; size: number; count: number };
   /** Type of the consumed queue (raw and warren alike); default: the topology default, quorum. */
   queueType?: BenchQueueType;
+  /** Measure Rascal and BullMQ beside raw (default true). */
+  peers?: boolean;
 }
 
 export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchRow[]> {
@@ -47,6 +53,8 @@ export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchR
   const runId = randomBytes(4).toString('hex');
   const table = `warren_bench_idem_${runId}`;
   const redisPrefix = `warren-bench-${runId}:`;
+  const unregister = registerCleanup(`table ${table} and Redis keys ${redisPrefix}*`, () => dropStoreData(table, redisPrefix));
+  const withPeers = options.peers ?? true;
   try {
     for (const prefetch of options.prefetches) {
       const count = options.count(prefetch);
@@ -56,13 +64,14 @@ export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchR
         progress(`consume, prefetch ${prefetch}: raw amqplib manual-ack (${count} jobs)`);
         await fillJobs(url, { count, runId: `${runId}-raw-${prefetch}` });
         const raw = await rawConsume(url, 'bench', { prefetch, count });
+        const peers = withPeers ? await peersConsume(url, { prefetch, count, runId: `${runId}-peers-${prefetch}`, bullmq: true }) : undefined;
         for (const kind of ['memory', 'redis', 'postgres'] as const) {
           progress(`consume, prefetch ${prefetch}: warren worker, ${kind} store`);
           await fillJobs(url, { count, runId: `${runId}-${kind}-${prefetch}` });
           const store = openStore(kind, { table, redisPrefix });
           const rate = await warrenConsume(url, plan, count, store);
           const type = options.queueType === undefined ? '' : `, ${options.queueType}`;
-          rows.push(throughputRow('consume', `no-op handler, prefetch ${prefetch}, ${kind} store${type}`, rate, raw, TARGETS[kind]));
+          rows.push(throughputRow('consume', `no-op handler, prefetch ${prefetch}, ${kind} store${type}`, rate, raw, TARGETS[kind], peers));
         }
       });
     }
@@ -73,17 +82,41 @@ export async function benchConsume(options: ConsumeBenchOptions): Promise<BenchR
         progress(`consume, prefetch ${prefetch}: raw amqplib manual-ack (${count} jobs)`);
         await fillJobs(url, { count, runId: `${runId}-raw-batch` });
         const raw = await rawConsume(url, 'bench', { prefetch, count });
+        // No BullMQ figure: batches are BullMQ Pro's, and the concurrency rows stop at 100.
+        const peers = withPeers ? await peersConsume(url, { prefetch, count, runId: `${runId}-peers-batch`, bullmq: false }) : undefined;
         progress(`consume, prefetch ${prefetch}: warren batch worker (${size} a batch), postgres store`);
         await fillJobs(url, { count, runId: `${runId}-batch` });
         const store = openStore('postgres', { table, redisPrefix });
         const rate = await warrenConsumeBatch(url, prefetch, size, count, store);
-        rows.push(throughputRow('consume', `no-op batch handler (${size}), prefetch ${prefetch}, postgres store`, rate, raw, BATCH_TARGET));
+        rows.push(throughputRow('consume', `no-op batch handler (${size}), prefetch ${prefetch}, postgres store`, rate, raw, BATCH_TARGET, peers));
       });
     }
   } finally {
     await dropStoreData(table, redisPrefix);
+    unregister();
   }
   return rows;
+}
+
+/**
+ * The peers doing the same consume as raw: Rascal on the same queue (refilled
+ * with the same jobs) at the same prefetch, and BullMQ draining as many no-op
+ * jobs from Redis at that concurrency. A peer that fails gets NaN (the table
+ * says "failed", the run exits 1) so warren's rows are still measured.
+ */
+async function peersConsume(url: string, options: { prefetch: number; count: number; runId: string; bullmq: boolean }): Promise<Partial<Record<Peer, number>>> {
+  const { prefetch, count } = options;
+  const peers: Partial<Record<Peer, number>> = {};
+  progress(`consume, prefetch ${prefetch}: Rascal (${count} jobs)`);
+  peers.rascal = await measurePeer('Rascal', async () => {
+    await fillJobs(url, { count, runId: `${options.runId}-rascal` });
+    return rascalConsume(url, 'bench', { prefetch, count });
+  });
+  if (options.bullmq) {
+    progress(`consume, concurrency ${prefetch}: BullMQ (${count} jobs)`);
+    peers.bullmq = await measurePeer('BullMQ', () => bullmqProcess({ count, concurrency: prefetch }));
+  }
+  return peers;
 }
 
 /** Jobs/s of a warren batch worker (one PostgreSQL transaction per batch) draining `count` jobs. */
@@ -146,18 +179,15 @@ async function warrenConsume(url: string, plan: TopologyPlan, count: number, sto
 }
 
 async function dropStoreData(table: string, redisPrefix: string): Promise<void> {
-  const db = new pg.Client({ connectionString: DATABASE_URL });
-  await db.connect();
-  await db.query(`DROP TABLE IF EXISTS ${table}`).finally(() => db.end());
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  // Both, even when one server is unreachable; the first failure is reported.
+  const dropped = await Promise.allSettled([
+    (async () => {
+      const db = new pg.Client({ connectionString: DATABASE_URL });
+      await db.connect();
+      await db.query(`DROP TABLE IF EXISTS ${table}`).finally(() => db.end());
+    })(),
+    deleteRedisKeys(redisPrefix, REDIS_URL),
+  ]);
+  const failed = dropped.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }

@@ -1,7 +1,8 @@
 import { encodeVhost, ManagementClient } from '../../src/broker/management.ts';
 import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, withVhost } from '../../src/broker/urls.ts';
+import { isInterrupted, registerCleanup } from './cleanup.ts';
 
-/** A vhost of the benchmark's own on the local broker, deleted by `cleanup`. */
+/** A vhost of the benchmark's own on the local broker, deleted by `cleanup` (or on Ctrl-C, see cleanup.ts). */
 export interface BenchVhost {
   vhost: string;
   url: string;
@@ -13,13 +14,25 @@ export function brokerUrl(): string {
   return parseAmqpUrls(process.env.AMQP_URL ?? DEFAULT_AMQP_URL)[0] ?? DEFAULT_AMQP_URL;
 }
 
-export async function createBenchVhost(label: string): Promise<BenchVhost> {
+export async function createBenchVhost(label: string, amqpUrl = brokerUrl()): Promise<BenchVhost> {
+  if (isInterrupted()) throw new Error('interrupted');
   const management = new ManagementClient(process.env.RABBITMQ_MANAGEMENT_URL ?? DEFAULT_MANAGEMENT_URL);
   const vhost = `warren-bench-${label}-${Date.now().toString(36)}`;
+  const remove = () => management.delete(`/vhosts/${encodeVhost(vhost)}`);
+  // Registered before the PUT: a Ctrl-C between the two still deletes it (a missing vhost is no error).
+  const unregister = registerCleanup(`vhost ${vhost}`, remove);
   await management.put(`/vhosts/${encodeVhost(vhost)}`, {});
-  const user = new URL(brokerUrl()).username || 'guest';
+  const user = new URL(amqpUrl).username || 'guest';
   await management.put(`/permissions/${encodeVhost(vhost)}/${encodeURIComponent(user)}`, { configure: '.*', write: '.*', read: '.*' });
-  return { vhost, url: withVhost(brokerUrl(), vhost), management, cleanup: () => management.delete(`/vhosts/${encodeVhost(vhost)}`) };
+  return {
+    vhost,
+    url: withVhost(amqpUrl, vhost),
+    management,
+    cleanup: async () => {
+      await remove();
+      unregister();
+    },
+  };
 }
 
 /** Runs `use` in a fresh vhost and always deletes it. */
