@@ -42,7 +42,9 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, onLine?: (lin
  */
 export async function childResult<T>(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<T> {
   let result: string | undefined;
-  const child = startChild(args, env, (line) => {
+  // BENCH_CPU_PROF=1: a V8 profile of each measuring process, for `node --cpu-prof` style digging.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', 'bench/results/profiles'] : [];
+  const child = startChild([...profile, ...args], env, (line) => {
     if (line.startsWith('result ')) result = line.slice('result '.length);
   });
   const timer = setTimeout(() => void child.stop('SIGKILL'), timeoutMs);
