@@ -17,6 +17,8 @@ let interrupted = false;
 
 /** Registers `undo`; the returned function unregisters it (call it after undoing normally). */
 export function registerCleanup(label: string, undo: Undo): () => void {
+  // After a signal nothing new may start: it could outlive the exit.
+  if (interrupted) throw new Error(`interrupted: not starting ${label}`);
   installOnce();
   const entry = { label, undo };
   pending.push(entry);
@@ -39,8 +41,9 @@ export async function withCleanup<T>(label: string, undo: Undo, use: () => Promi
   }
 }
 
-/** Kills `child` on interrupt; unregisters itself when the child exits. */
+/** Kills `child` on interrupt; unregisters itself when the child exits. Throws (after killing it) once interrupted. */
 export function trackChild(child: ChildProcess): void {
+  if (interrupted) child.kill('SIGKILL');
   const unregister = registerCleanup(`process ${child.pid ?? '?'}`, () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));

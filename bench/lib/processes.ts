@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePorts } from '../../src/broker/private-node.ts';
 import { redactText } from '../../src/broker/urls.ts';
-import { trackChild } from './cleanup.ts';
+import { isInterrupted, trackChild } from './cleanup.ts';
 
 /** Child processes of the benchmarks: `warren serve`, `warren worker` and the peers, run as a user would; killed on Ctrl-C. */
 
@@ -17,6 +17,7 @@ export interface Child {
 }
 
 export function startChild(args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): Child {
+  if (isInterrupted()) throw new Error('interrupted');
   const child = spawn(process.execPath, args, {
     env: { ...process.env, LOG_LEVEL: 'warn', WARREN_LOG_PRETTY: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -47,10 +48,14 @@ export async function childResult<T>(args: string[], env: NodeJS.ProcessEnv, tim
   const child = startChild([...profile, ...args], env, (line) => {
     if (line.startsWith('result ')) result = line.slice('result '.length);
   });
-  const timer = setTimeout(() => void child.stop('SIGKILL'), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void child.stop('SIGKILL');
+  }, timeoutMs);
   const code = await child.exited.finally(() => clearTimeout(timer));
   const what = redactText(args.filter((arg) => !arg.startsWith('--') && arg !== 'tsx').join(' '));
-  if (code === 'SIGKILL') throw new Error(`${what}: no result within ${timeoutMs} ms`);
+  if (timedOut) throw new Error(`${what}: no result within ${timeoutMs} ms`);
   if (code !== 0 || result === undefined) throw new Error(`${what}: exited with ${code}${result === undefined ? ' without a result' : ''}`);
   return JSON.parse(result) as T;
 }
