@@ -55,7 +55,7 @@ const parts: Part[] = [
     name: 'http',
     run: async () => {
       const { runHttpEnqueueBench } = await import('./http-enqueue.ts');
-      return httpRows(await runHttpEnqueueBench({ durationSeconds: quick ? 3 : 10 }));
+      return httpRows(await runHttpEnqueueBench({ durationSeconds: quick ? 3 : 10, publishCount: quick ? 5_000 : 20_000 }));
     },
   },
   { name: 'latency', run: () => benchLatency({ rates: [1_000, 5_000], durationMs: quick ? 2_000 : 6_000 }) },
