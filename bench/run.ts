@@ -12,6 +12,7 @@ import { ManagementClient } from '../src/broker/management.ts';
 import { DEFAULT_MANAGEMENT_URL, redactText } from '../src/broker/urls.ts';
 import { benchConsume } from './consume.ts';
 import { benchLatency } from './latency.ts';
+import { runPendingCleanups } from './lib/cleanup.ts';
 import { dlqRows, httpRows } from './lib/others.ts';
 import { failedPeers, formatTable, machineDescription, writeResults, type BenchRow } from './lib/table.ts';
 import { progress } from './lib/vhost.ts';
@@ -93,6 +94,8 @@ for (const part of parts) {
   }
 }
 failures.push(...failedPeers(rows).map((row) => `peer ${row}`));
+// Whatever a part could not undo on its way out gets a second try.
+await runPendingCleanups(progress);
 const version = await brokerVersion();
 const machine = machineDescription(version);
 const peerSetup = peers ? { rascal: `Rascal ${packageVersion('rascal')}`, bullmq: `BullMQ ${packageVersion('bullmq')}, Redis ${await redisPersistence()}` } : undefined;
