@@ -60,7 +60,7 @@ export function isInterrupted(): boolean {
   return interrupted;
 }
 
-/** Undoes everything still registered, newest first; used by the signal handler (exported for tests). */
+/** Undoes everything still registered, newest first: the signal handler's work, and run.ts's second try at the end of a run. */
 export async function runPendingCleanups(report: (message: string) => void = () => undefined): Promise<void> {
   while (pending.length > 0) {
     const entry = pending.pop();

@@ -38,7 +38,8 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, onLine?: (lin
 
 /**
  * Runs a child that measures something itself and prints one
- * `result <json>` line before exiting 0 (the peers' children): resolves with
+ * `result <json>` line before exiting 0 (consume-child.ts, the peers'
+ * children): resolves with
  * the parsed JSON; rejects when it exits otherwise or outlives `timeoutMs`.
  */
 export async function childResult<T>(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<T> {
