@@ -69,7 +69,7 @@ async function publish(broker: BrokerAsPromised, bytes: number): Promise<number>
       await new Promise<void>((resolve, reject) => {
         publication.on('success', () => resolve());
         publication.on('error', reject);
-        publication.on('return', (error) => reject(error ?? new Error('returned')));
+        publication.on('return', () => reject(new Error(`the broker returned a message to ${queue} (unroutable)`)));
       });
     }
   };

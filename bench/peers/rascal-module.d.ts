@@ -19,7 +19,8 @@ declare module 'rascal' {
 
   export interface Publication extends EventEmitter {
     on(event: 'success', listener: (messageId: string) => void): this;
-    on(event: 'error' | 'return', listener: (error: Error, messageId?: string) => void): this;
+    on(event: 'error', listener: (error: Error, messageId?: string) => void): this;
+    on(event: 'return', listener: (message: RascalMessage) => void): this;
   }
 
   export interface BrokerAsPromised extends EventEmitter {
