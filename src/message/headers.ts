@@ -30,6 +30,12 @@ export const HEADERS = {
    * the trouble began, not when the attempts ran out.
    */
   firstFailedAt: 'x-warren-first-failed-at',
+  /**
+   * The span of the attempt that failed (`traceparent` format), on a retry
+   * copy and a dead letter: the next attempt's span, or the replay's, links
+   * to it. Set only when a trace is active (src/tracing/).
+   */
+  previousSpan: 'x-warren-previous-span',
 } as const;
 
 export type DeadLetterReason = 'malformed' | 'invalid-payload' | 'non-retryable' | 'attempts-exhausted' | 'timeout';

@@ -1,0 +1,110 @@
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Span,
+  type SpanContext,
+  type TextMapGetter,
+} from '@opentelemetry/api';
+import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
+import { packageVersion } from '../package-version.ts';
+import { ATTR, errorType, publishAttributes, publishSpanName } from './attributes.ts';
+import { amqpHeaderGetter, amqpHeaderSetter, formatSpanContext, type HeaderCarrier } from './carrier.ts';
+
+/**
+ * warren's spans, through `@opentelemetry/api` only. Without an SDK the
+ * API's tracer is a no-op: `startSpan` hands back a non-recording span with
+ * an invalid context, and every helper here stops at that check — no
+ * attributes built, no headers written, no context made.
+ */
+export const tracer = trace.getTracer('warren', packageVersion());
+
+/** True when the span takes part in a trace (recording or not, e.g. unsampled): its context is worth passing on. */
+export function isTraced(span: Span | undefined): span is Span {
+  return span !== undefined && isSpanContextValid(span.spanContext());
+}
+
+/**
+ * The context a new span continues: the caller's active span when there is
+ * one (the user's own instrumentation, or an HTTP server span), else the
+ * trace the carrier names (a `traceparent` header sent by a client).
+ */
+export function continueFrom<C>(carrier: C, getter: TextMapGetter<C>): Context {
+  const active = context.active();
+  if (trace.getSpan(active) !== undefined) return active;
+  return propagation.extract(active, carrier, getter);
+}
+
+/** The trace a message's headers carry, as a parent context (an empty context when none). */
+export function contextOfMessage(headers: HeaderCarrier, parent: Context): Context {
+  return propagation.extract(parent, headers, amqpHeaderGetter);
+}
+
+/**
+ * Starts the PRODUCER span of one published job and writes its context into
+ * the message's headers (`traceparent`, `tracestate`, through the
+ * registered propagator), so every consumer's span joins the trace.
+ */
+export function startPublishSpan(message: OutgoingMessage, parent: Context, name?: string): Span {
+  const span = tracer.startSpan(name ?? publishSpanName(message.exchange), { kind: SpanKind.PRODUCER }, parent);
+  if (!isTraced(span)) return span;
+  if (span.isRecording()) {
+    const { options } = message;
+    span.setAttributes(
+      publishAttributes({
+        exchange: message.exchange,
+        routingKey: message.routingKey,
+        messageId: String(options.messageId ?? ''),
+        jobType: options.type,
+        correlationId: options.correlationId,
+        bodySize: message.content.length,
+      }),
+    );
+  }
+  message.options.headers ??= {};
+  propagation.inject(trace.setSpan(parent, span), message.options.headers as HeaderCarrier, amqpHeaderSetter);
+  return span;
+}
+
+/** Publishes `message` under its own PRODUCER span (ended with the confirm, or with the error). */
+export async function publishTraced(
+  publish: (message: OutgoingMessage) => Promise<void>,
+  message: OutgoingMessage,
+  parent: Context = context.active(),
+): Promise<void> {
+  const span = startPublishSpan(message, parent);
+  if (!isTraced(span)) return publish(message);
+  try {
+    await publish(message);
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
+  endSpan(span);
+}
+
+/** Ends a span, first marking it failed with the error when there is one. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined && span.isRecording()) failSpan(span, error);
+  span.end();
+}
+
+/** Records the error on the span (an `exception` event, `error.type`) and sets the ERROR status. */
+export function failSpan(span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
+  const err = error instanceof Error ? error : new Error(String(error));
+  span.recordException(err);
+  span.setAttribute(ATTR.errorType, errorType(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+}
+
+/** The `x-warren-previous-span` value of a span that takes part in a trace, else `undefined`. */
+export function previousSpanValue(span: Span | undefined): string | undefined {
+  return isTraced(span) ? formatSpanContext(span.spanContext()) : undefined;
+}
+
+export type { SpanContext };
