@@ -118,7 +118,7 @@ export function deadLetterHeaders(headers: Headers | undefined, failure: Failure
   };
 }
 
-/** Headers of a job replayed from a DLQ: failure context removed, attempt reset, replay counted. */
+/** Headers of a job replayed from a DLQ: failure context (and the failed attempt's span) removed, attempt reset, replay counted. */
 export function replayHeaders(headers: Headers | undefined): Headers {
   const base = stripBrokerHeaders(headers);
   for (const key of [
@@ -130,6 +130,8 @@ export function replayHeaders(headers: Headers | undefined): Headers {
     HEADERS.worker,
     HEADERS.consumer,
     HEADERS.failedAt,
+    // The replay's span links to the failed attempt; the new first attempt starts afresh.
+    HEADERS.previousSpan,
   ]) {
     delete base[key];
   }

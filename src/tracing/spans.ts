@@ -11,9 +11,10 @@ import {
   type TextMapGetter,
 } from '@opentelemetry/api';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
+import { HEADERS } from '../message/headers.ts';
 import { packageVersion } from '../package-version.ts';
 import { ATTR, errorType, publishAttributes, publishSpanName } from './attributes.ts';
-import { amqpHeaderGetter, amqpHeaderSetter, formatSpanContext, type HeaderCarrier } from './carrier.ts';
+import { amqpHeaderGetter, amqpHeaderSetter, formatSpanContext, parseSpanContext, TRACE_HEADERS, type HeaderCarrier } from './carrier.ts';
 
 /**
  * warren's spans, through `@opentelemetry/api` only. Without an SDK the
@@ -50,7 +51,10 @@ export function contextOfMessage(headers: HeaderCarrier, parent: Context): Conte
  * registered propagator), so every consumer's span joins the trace.
  */
 export function startPublishSpan(message: OutgoingMessage, parent: Context, name?: string): Span {
-  const span = tracer.startSpan(name ?? publishSpanName(message.exchange), { kind: SpanKind.PRODUCER }, parent);
+  return injected(message, parent, tracer.startSpan(name ?? publishSpanName(message.exchange), { kind: SpanKind.PRODUCER }, parent));
+}
+
+function injected(message: OutgoingMessage, parent: Context, span: Span): Span {
   if (!isTraced(span)) return span;
   if (span.isRecording()) {
     const { options } = message;
@@ -68,6 +72,39 @@ export function startPublishSpan(message: OutgoingMessage, parent: Context, name
   message.options.headers ??= {};
   propagation.inject(trace.setSpan(parent, span), message.options.headers as HeaderCarrier, amqpHeaderSetter);
   return span;
+}
+
+export interface ReplaySpanInput {
+  /** The DLQ the job is replayed from. */
+  queue: string;
+  /** The dead letter's headers as it lay in the DLQ: its trace and its last failed attempt. */
+  deadLetterHeaders: HeaderCarrier | undefined;
+}
+
+/**
+ * Starts the PRODUCER span of a DLQ replay: a new trace (or a child of the
+ * caller's active span, e.g. an HTTP replay request), linked to the job's
+ * original trace (its `traceparent`) and to its last failed attempt
+ * (`x-warren-previous-span`). The replayed message carries the new span's
+ * context in place of the old one, so its next attempts join the replay.
+ */
+export function startReplaySpan(message: OutgoingMessage, input: ReplaySpanInput, parent: Context = context.active()): Span {
+  const span = tracer.startSpan(`replay ${input.queue}`, { kind: SpanKind.PRODUCER }, parent);
+  if (!isTraced(span)) return span;
+  if (span.isRecording()) {
+    const original = parseSpanContext(input.deadLetterHeaders?.[TRACE_HEADERS.traceparent]);
+    if (original !== undefined) span.addLink({ context: original, attributes: { 'warren.link': 'original' } });
+    const failed = parseSpanContext(input.deadLetterHeaders?.[TRACE_HEADERS.previousSpan]);
+    if (failed !== undefined) span.addLink({ context: failed, attributes: { 'warren.link': 'failed-attempt' } });
+    const replays = Number(message.options.headers?.[HEADERS.replays]);
+    if (Number.isInteger(replays)) span.setAttribute(ATTR.replays, replays);
+  }
+  const headers = message.options.headers as HeaderCarrier | undefined;
+  if (headers !== undefined) {
+    delete headers[TRACE_HEADERS.traceparent];
+    delete headers[TRACE_HEADERS.tracestate];
+  }
+  return injected(message, parent, span);
 }
 
 /** Publishes `message` under its own PRODUCER span (ended with the confirm, or with the error). */
