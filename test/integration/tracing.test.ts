@@ -12,7 +12,7 @@ import { declarePlanAt } from '../../src/topology/declare.ts';
 import { defineWorker, Worker } from '../../src/worker/index.ts';
 import { planOf, waitFor } from '../fixtures/workers/_support.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
-import { post } from './producer-fixtures.ts';
+import { get, post } from './producer-fixtures.ts';
 
 /**
  * One trace from the HTTP request to every consumer's handler, with an SDK
@@ -106,6 +106,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
   });
   client = await createJobClient({ topology: plan, amqpUrls: [vhost.url] });
+  await waitFor('the producer ready', async () => (await get(producer.url, '/readyz')).status === 200);
 });
 
 afterAll(async () => {
