@@ -203,14 +203,18 @@ describe('OpenTelemetry traces through warren', () => {
     expect(deadLettered?.attributes).toMatchObject({ 'warren.outcome': 'dead-lettered', 'warren.dead_letter.reason': 'non-retryable', 'error.type': 'NonRetryableError' });
 
     refundsBroken = false;
-    const replay = await post(producer.url, '/v1/dlq/refunds.dlq/replay', {});
+    const adminTrace = '5b8efff798038103d269b633813fc60c';
+    const adminSpan = 'eee19b7ec3c1b174';
+    const replay = await post(producer.url, '/v1/dlq/refunds.dlq/replay', {}, { traceparent: `00-${adminTrace}-${adminSpan}-01` });
     expect(replay.status).toBe(200);
     await waitFor('the replayed refund handled', () => seen.get('o-replay')?.get('refunds')?.length === 2);
     const [replaySpan] = spans().filter((s) => s.name === 'replay refunds.dlq');
     expect(replaySpan).toBeDefined();
     if (replaySpan === undefined) return;
     expect(replaySpan.kind).toBe(SpanKind.PRODUCER);
-    expect(replaySpan.spanContext().traceId).not.toBe(originalTrace);
+    // A new trace: the admin's request that asked for the replay (a root span when the request carries none).
+    expect(replaySpan.spanContext().traceId).toBe(adminTrace);
+    expect(parentOf(replaySpan)).toBe(adminSpan);
     expect(replaySpan.attributes).toMatchObject({ 'warren.replays': 1, 'messaging.destination.name': '', 'messaging.rabbitmq.destination.routing_key': 'refunds' });
     expect(replaySpan.links.map((l) => [l.context.traceId, l.context.spanId, l.attributes?.['warren.link']])).toEqual([
       [originalTrace, original.spanContext().spanId, 'original'],
