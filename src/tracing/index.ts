@@ -8,4 +8,4 @@ export {
   traceIdOf,
   TRACE_HEADERS,
 } from './carrier.ts';
-export { continueFrom, endSpan, failSpan, isTraced, previousSpanValue, publishTraced, startPublishSpan, tracer } from './spans.ts';
+export { continueFrom, endSpan, failSpan, isTraced, previousSpanValue, publishTraced, startPublishSpan, startReplaySpan, tracer, tracingActive } from './spans.ts';

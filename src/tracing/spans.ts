@@ -2,6 +2,7 @@ import {
   context,
   isSpanContextValid,
   propagation,
+  ProxyTracerProvider,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -24,6 +25,19 @@ import { amqpHeaderGetter, amqpHeaderSetter, formatSpanContext, parseSpanContext
  */
 export const tracer = trace.getTracer('warren', packageVersion());
 
+/** The API's no-op provider: what a proxy with no SDK behind it delegates to. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * False while no OpenTelemetry SDK is registered: the per-job paths return
+ * at once, before even the no-op span is made. (A provider from another
+ * copy of the API is taken as active; the span checks then decide.)
+ */
+export function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
+}
+
 /** True when the span takes part in a trace (recording or not, e.g. unsampled): its context is worth passing on. */
 export function isTraced(span: Span | undefined): span is Span {
   return span !== undefined && isSpanContextValid(span.spanContext());
@@ -36,6 +50,7 @@ export function isTraced(span: Span | undefined): span is Span {
  */
 export function continueFrom<C>(carrier: C, getter: TextMapGetter<C>): Context {
   const active = context.active();
+  if (!tracingActive()) return active;
   if (trace.getSpan(active) !== undefined) return active;
   return propagation.extract(active, carrier, getter);
 }
@@ -108,11 +123,16 @@ export function startReplaySpan(message: OutgoingMessage, input: ReplaySpanInput
 }
 
 /** Publishes `message` under its own PRODUCER span (ended with the confirm, or with the error). */
-export async function publishTraced(
+export function publishTraced(
   publish: (message: OutgoingMessage) => Promise<void>,
   message: OutgoingMessage,
-  parent: Context = context.active(),
+  parent?: Context,
 ): Promise<void> {
+  if (!tracingActive()) return publish(message);
+  return publishInSpan(publish, message, parent ?? context.active());
+}
+
+async function publishInSpan(publish: (message: OutgoingMessage) => Promise<void>, message: OutgoingMessage, parent: Context): Promise<void> {
   const span = startPublishSpan(message, parent);
   if (!isTraced(span)) return publish(message);
   try {

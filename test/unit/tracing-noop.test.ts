@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../../src/broker/confirm-publisher.ts';
 import { createLogger } from '../../src/log.ts';
 import { HEADERS } from '../../src/message/headers.ts';
-import { publishTraced, startReplaySpan, tracer } from '../../src/tracing/spans.ts';
+import { publishTraced, startReplaySpan, tracer, tracingActive } from '../../src/tracing/spans.ts';
 import type { JobState } from '../../src/worker/context.ts';
 import { traceStep } from '../../src/worker/steps/trace.ts';
 
@@ -20,6 +20,7 @@ describe('tracing without an SDK', () => {
     const span = tracer.startSpan('x');
     expect(span.isRecording()).toBe(false);
     expect(trace.isSpanContextValid(span.spanContext())).toBe(false);
+    expect(tracingActive()).toBe(false);
   });
 
   it('publishes the message untouched: a caller\'s own traceparent stays, nothing is added', async () => {

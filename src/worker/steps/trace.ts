@@ -1,7 +1,7 @@
 import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { ATTR, processAttributes, processSpanName } from '../../tracing/attributes.ts';
 import { parseSpanContext, TRACE_HEADERS } from '../../tracing/carrier.ts';
-import { contextOfMessage, failSpan, isTraced, tracer } from '../../tracing/spans.ts';
+import { contextOfMessage, failSpan, isTraced, tracer, tracingActive } from '../../tracing/spans.ts';
 import type { JobState } from '../context.ts';
 import { ReleasedError } from '../errors.ts';
 import type { Step } from '../pipeline.ts';
@@ -17,11 +17,12 @@ export interface TraceStepOptions {
  * (`x-warren-previous-span`). The rest of the pipeline — the handler
  * included — runs in its context, so the handler's own spans nest under
  * it; settle reads `ctx.span` to stamp the retry or DLQ copy. Without an
- * OpenTelemetry SDK the span is invalid and the step is a plain `next()`.
+ * OpenTelemetry SDK the step is a plain `next()`.
  */
 export function traceStep(options: TraceStepOptions): Step<JobState> {
   const name = processSpanName(options.consumer);
   return (ctx, next) => {
+    if (!tracingActive()) return next();
     const parent = contextOfMessage(ctx.headers, ROOT_CONTEXT);
     const span = tracer.startSpan(name, { kind: SpanKind.CONSUMER }, parent);
     if (!isTraced(span)) return next();
