@@ -53,21 +53,33 @@ export function scopeOf(entries: readonly TokenEntry[], presented: string): Scop
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
-/** Express middleware requiring `scope`; a no-op without tokens, which only an `insecure` producer allows. */
+/**
+ * Pure: why a request with this `Authorization` header may not use `scope`
+ * (401 or 403), or undefined when it may. Without tokens every request may,
+ * which only an `insecure` producer allows.
+ */
+export function authorizationError(entries: readonly TokenEntry[], scope: Scope, authorization: string | undefined): ApiError | undefined {
+  if (entries.length === 0) return undefined;
+  const match = BEARER.exec(authorization ?? '');
+  const granted = match?.[1] === undefined ? undefined : scopeOf(entries, match[1]);
+  if (granted === undefined) return new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required');
+  if (scope === 'admin' && granted !== 'admin') return new ApiError(403, 'FORBIDDEN', 'this route needs a token with the admin scope');
+  return undefined;
+}
+
+/** A 401 asks for a bearer token (RFC 6750). */
+export const CHALLENGE = { 'WWW-Authenticate': 'Bearer' } as const;
+
+/** Express middleware requiring `scope` (see `authorizationError`). */
 export function requireScope(entries: readonly TokenEntry[], scope: Scope, retryAfterSeconds: number): RequestHandler {
   if (entries.length === 0) return (_req, _res, next) => next();
   return (req, res, next) => {
-    const match = BEARER.exec(req.headers.authorization ?? '');
-    const granted = match?.[1] === undefined ? undefined : scopeOf(entries, match[1]);
-    if (granted === undefined) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      sendApiError(res, new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required'), retryAfterSeconds);
+    const refused = authorizationError(entries, scope, req.headers.authorization);
+    if (refused === undefined) {
+      next();
       return;
     }
-    if (scope === 'admin' && granted !== 'admin') {
-      sendApiError(res, new ApiError(403, 'FORBIDDEN', 'this route needs a token with the admin scope'), retryAfterSeconds);
-      return;
-    }
-    next();
+    if (refused.status === 401) res.set(CHALLENGE);
+    sendApiError(res, refused, retryAfterSeconds);
   };
 }
