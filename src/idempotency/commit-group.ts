@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { redactText } from '../broker/urls.ts';
-import type { GroupView } from './commit-group-policy.ts';
+import { readyToCommit, type GroupView } from './commit-group-policy.ts';
 import { ClaimLostError, IdempotencyStoreError } from './errors.ts';
 import type { IdempotencySql } from './postgres-sql.ts';
 import type { ClaimResult, IdempotencyTransaction } from './store.ts';
@@ -122,10 +122,8 @@ export class CommitGroup implements GroupView {
       return;
     }
     this.client.on('error', this.onConnectionError);
-    for (;;) {
-      const next = this.queue.shift();
-      if (next === undefined) break;
-      await this.turn(this.client, next);
+    while (!readyToCommit(this)) {
+      await this.turn(this.client, this.queue.shift() as GroupMember);
       if (this.isEnded) return;
     }
     // Nothing runs or waits: closing here, in the same tick, keeps a late job from joining a transaction that is committing.

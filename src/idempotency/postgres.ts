@@ -48,7 +48,7 @@ export interface PostgresStoreOptions {
   groupCommitMaxJobs?: number;
   /**
    * A group takes jobs for this long after it opened; a job running longer
-   * than this sends the jobs queued behind it to another group. @defaultValue 5
+   * than this sends the jobs queued behind it to another group. @defaultValue 10
    */
   groupCommitMaxWaitMs?: number;
   /** Where connection trouble is reported. @defaultValue none (errors still reach the caller) */
@@ -57,12 +57,14 @@ export interface PostgresStoreOptions {
 
 export type ResolvedPostgresStoreOptions = Required<Omit<PostgresStoreOptions, 'logger'>> & Pick<PostgresStoreOptions, 'logger'>;
 
-export const POSTGRES_STORE_DEFAULTS = { table: DEFAULT_TABLE, lockTimeoutMs: 100, poolSize: 10, groupCommitMaxJobs: 32, groupCommitMaxWaitMs: 5 } as const;
+export const POSTGRES_STORE_DEFAULTS = { table: DEFAULT_TABLE, lockTimeoutMs: 100, poolSize: 10, groupCommitMaxJobs: 32, groupCommitMaxWaitMs: 10 } as const;
 
 /** PostgreSQL keeps 64 subtransactions per backend in shared memory; a bigger group would slow every snapshot on the server. */
 const MAX_GROUP_JOBS = 64;
+/** Leases are checked at least this often (and slow jobs every `groupCommitMaxWaitMs`). */
+const SWEEP_MAX_MS = 50;
 /** See `CommitGroupLimits.queueBeforeNewGroup`. */
-const QUEUE_BEFORE_NEW_GROUP = 2;
+const QUEUE_BEFORE_NEW_GROUP = 4;
 
 export function resolvePostgresStoreOptions(options: PostgresStoreOptions): ResolvedPostgresStoreOptions {
   const resolved = {
@@ -183,7 +185,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     if (choice === 'new') {
       group = new CommitGroup(this.host, now);
       this.groups.push(group);
-      this.sweeper ??= setInterval(() => this.sweep(), this.limits.maxWaitMs);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.min(this.limits.maxWaitMs, SWEEP_MAX_MS));
       this.sweeper.unref();
     } else {
       group = this.groups[choice] as CommitGroup;
