@@ -74,7 +74,13 @@ export class CommitGroup implements GroupView {
   add(member: GroupMember): void {
     this.jobs++;
     this.queue.push(member);
-    if (this.jobs === 1) void this.run();
+    if (this.jobs === 1) {
+      // Every failure inside is handled (a job refused or lost); this only keeps a bug from becoming an unhandled rejection.
+      this.run().catch((error: unknown) => {
+        this.host.warn(error instanceof Error ? error : new Error(String(error)), 'commit group failed');
+        this.lose(`its commit group failed (${redactText(errorMessage(error))})`);
+      });
+    }
   }
 
   /** Moves the waiting jobs out, e.g. behind a slow job; they have written nothing here. */
