@@ -7,19 +7,21 @@ import type { ClaimResult, IdempotencyTransaction } from './store.ts';
 
 /**
  * One commit group of the PostgreSQL store: a transaction on one pooled
- * connection that several single-job claims share. Each job has a segment of
- * its own (SAVEPOINT, its key, its handler's statements, and ROLLBACK TO
- * SAVEPOINT if it fails), and segments never interleave: savepoints are a
- * stack, so rolling back one job's savepoint would also undo whatever another
- * job did after it. Jobs therefore take turns; the group COMMITs once when
- * none is running or waiting, and every job that finished learns then that
- * its effects and its key are durable.
+ * connection that several single-job claims share. The keys of the jobs
+ * waiting in the group are claimed together (one round trip inserts them
+ * all); then each job takes its turn: its handler owns the connection through
+ * `tx`, under a savepoint of its own made before its first statement. Turns
+ * never interleave: savepoints are a stack, so rolling back one job's
+ * savepoint would also undo whatever another job did after it. A job that
+ * fails goes back to its savepoint and deletes its key again, alone; the
+ * group COMMITs once when no job runs or waits in it, and every job that
+ * finished learns then that its effects and its key are durable.
  *
  * Losing the group (its connection drops, a running job outlives its lease,
  * the store closes) destroys the connection, so PostgreSQL rolls back every
  * job of it: each finished or running job gets `ClaimLostError` (nothing is
  * acked as done; all are redelivered), and the jobs still waiting for their
- * turn, which have written nothing, are handed back to the store to join
+ * turn, whose handlers have not run, are handed back to the store to join
  * another group.
  */
 
@@ -47,8 +49,10 @@ export class CommitGroup implements GroupView {
   jobs = 0;
   runningSince: number | undefined;
   closed = false;
-  /** Jobs waiting for their turn; the store may move them to another group. */
+  /** Jobs waiting for their key to be claimed; the store may move them to another group. */
   readonly queue: GroupMember[] = [];
+  /** Jobs whose key this transaction holds, waiting for their turn. */
+  private readonly claimedWaiting: GroupMember[] = [];
   running: GroupMember | undefined;
   private readonly finished: GroupMember[] = [];
   private client: pg.PoolClient | undefined;
@@ -64,7 +68,7 @@ export class CommitGroup implements GroupView {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.claimedWaiting.length;
   }
 
   get ended(): boolean {
@@ -108,7 +112,8 @@ export class CommitGroup implements GroupView {
     }
     this.running = undefined;
     this.runningSince = undefined;
-    this.host.rehome(this.takeQueued());
+    // Their keys go with the rolled-back transaction and their handlers have not run: they may claim again elsewhere.
+    this.host.rehome([...this.claimedWaiting.splice(0), ...this.takeQueued()]);
     this.host.ended(this);
   }
 
@@ -129,7 +134,11 @@ export class CommitGroup implements GroupView {
     }
     this.client.on('error', this.onConnectionError);
     while (!readyToCommit(this)) {
-      await this.turn(this.client, this.queue.shift() as GroupMember);
+      await this.claimWaiting(this.client);
+      for (let member = this.claimedWaiting.shift(); member !== undefined; member = this.claimedWaiting.shift()) {
+        await this.turn(this.client, member);
+        if (this.isEnded) return;
+      }
       if (this.isEnded) return;
     }
     // Nothing runs or waits: closing here, in the same tick, keeps a late job from joining a transaction that is committing.
@@ -137,36 +146,86 @@ export class CommitGroup implements GroupView {
     await this.commit(this.client);
   }
 
-  /** One job's segment, from its SAVEPOINT to the end of its handler. */
-  private async turn(client: pg.PoolClient, member: GroupMember): Promise<void> {
+  /**
+   * Claims the keys of every job queued now, in one round trip. A key that a
+   * transaction elsewhere holds past the lock timeout fails the insert; then
+   * each key is claimed on its own, so only that job is `busy`.
+   */
+  private async claimWaiting(client: pg.PoolClient): Promise<void> {
+    const members = this.queue.splice(0);
+    if (members.length === 0) return;
+    this.runningSince = performance.now();
+    try {
+      const inserted = await this.insertKeys(client, members);
+      if (inserted === undefined) return; // the group was lost meanwhile: the members were handed on
+      for (const member of members) {
+        if (inserted.has(member.key)) this.claimedWaiting.push(member);
+        else member.answer({ status: 'done' }, 'done'); // recorded by a transaction that committed
+      }
+    } catch (error) {
+      if (!(isPgError(error) && error.code === LOCK_NOT_AVAILABLE) || members.length === 1) {
+        for (const member of members) {
+          if (isPgError(error) && error.code === LOCK_NOT_AVAILABLE) member.answer({ status: 'busy' }, 'free');
+          else member.refuse(error);
+        }
+        return;
+      }
+      for (const [index, member] of members.entries()) {
+        try {
+          const inserted = await this.insertKeys(client, [member]);
+          if (inserted === undefined) {
+            this.host.rehome(members.slice(index + 1));
+            return;
+          }
+          if (inserted.has(member.key)) this.claimedWaiting.push(member);
+          else member.answer({ status: 'done' }, 'done');
+        } catch (oneError) {
+          if (isPgError(oneError) && oneError.code === LOCK_NOT_AVAILABLE) member.answer({ status: 'busy' }, 'free');
+          else member.refuse(oneError);
+        }
+      }
+    } finally {
+      this.runningSince = undefined;
+    }
+  }
+
+  /**
+   * The keys inserted (undefined if the group was lost meanwhile). On a failed
+   * insert the claim's savepoint is rolled back (or the group lost) before
+   * the error is thrown.
+   */
+  private async insertKeys(client: pg.PoolClient, members: GroupMember[]): Promise<Set<string> | undefined> {
     const begin = this.savepoints === 0;
-    const savepoint = `warren_job_${++this.savepoints}`;
+    const savepoint = `warren_claim_${++this.savepoints}`;
+    const sql = this.host.sql.groupClaim({
+      begin,
+      savepoint,
+      keyLiterals: members.map((member) => this.host.escapeLiteral(member.key)),
+      lockTimeoutMs: this.host.lockTimeoutMs,
+      leaseMs: Math.max(...members.map((member) => member.leaseMs)),
+    });
+    try {
+      const results = (await client.query(sql)) as unknown as pg.QueryResult<{ key: string }>[];
+      if (this.isEnded) {
+        this.host.rehome(members);
+        return undefined;
+      }
+      return new Set(results.find((result) => result.command === 'INSERT')?.rows.map((row) => row.key));
+    } catch (error) {
+      if (this.isEnded) {
+        this.host.rehome(members);
+        return undefined;
+      }
+      if (!(await this.rollbackTo(client, savepoint))) this.lose('could not undo a failed claim');
+      throw error;
+    }
+  }
+
+  /** One job's turn, from its claim returning to the end of its handler (complete, release, failed statement). */
+  private async turn(client: pg.PoolClient, member: GroupMember): Promise<void> {
     this.running = member;
     this.runningSince = performance.now();
-    let inserted: boolean;
-    try {
-      const results = (await client.query(
-        this.host.sql.groupClaim({ begin, savepoint, keyLiteral: this.host.escapeLiteral(member.key), lockTimeoutMs: this.host.lockTimeoutMs, leaseMs: member.leaseMs }),
-      )) as unknown as pg.QueryResult[];
-      inserted = results.find((result) => result.command === 'INSERT')?.rowCount === 1;
-    } catch (error) {
-      if (this.isEnded) return; // lost meanwhile: the job was handed to another group
-      const busy = isPgError(error) && error.code === LOCK_NOT_AVAILABLE;
-      const undone = await this.rollbackTo(client, savepoint);
-      if (!undone && !this.isEnded) this.lose('could not undo a failed claim');
-      this.endTurn();
-      if (busy) member.answer({ status: 'busy' }, 'free');
-      else member.refuse(error);
-      return;
-    }
-    if (this.isEnded) return;
-    if (!inserted) {
-      // Recorded by a transaction that committed: the insert wrote nothing, so there is nothing to undo.
-      this.endTurn();
-      member.answer({ status: 'done' }, 'done');
-      return;
-    }
-    await member.start(this, client, savepoint);
+    await member.start(this, client, `warren_job_${++this.savepoints}`);
     if (this.isEnded) return;
     this.endTurn();
     if (member.state === 'finished') this.finished.push(member);
@@ -177,14 +236,29 @@ export class CommitGroup implements GroupView {
     this.runningSince = undefined;
   }
 
-  /** Undoes one job's segment; false if that failed (the group must then be lost). */
-  async rollbackTo(client: pg.PoolClient, savepoint: string): Promise<boolean> {
+  /** Undoes a claim that failed; false if that failed too (the group must then be lost). */
+  private async rollbackTo(client: pg.PoolClient, savepoint: string): Promise<boolean> {
     try {
       await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
       return true;
     } catch (error) {
       if (!this.isEnded) this.host.warn(error instanceof Error ? error : new Error(String(error)), 'rollback to a savepoint failed');
       return false;
+    }
+  }
+
+  /**
+   * Gives one job up inside the transaction: back to its savepoint (its
+   * effects go) and its key deleted, in one round trip; the other jobs of the
+   * group stay. Loses the group if that fails.
+   */
+  async forget(client: pg.PoolClient, member: GroupMember, savepoint: string | undefined): Promise<void> {
+    try {
+      await client.query(this.host.sql.groupForget({ savepoint, keyLiteral: this.host.escapeLiteral(member.key) }));
+    } catch (error) {
+      if (this.isEnded) return;
+      this.host.warn(error instanceof Error ? error : new Error(String(error)), 'rolling back one job of a commit group failed');
+      this.lose('could not roll back one of its jobs');
     }
   }
 
@@ -225,9 +299,10 @@ export class CommitGroup implements GroupView {
 }
 
 /**
- * One job in a commit group: first waiting for its turn (`claim()` is still
- * pending), then running (its handler owns the connection through `tx`),
- * then finished (waiting for the group's COMMIT) or rolled back alone.
+ * One job in a commit group: first waiting (`claim()` is still pending, its
+ * key claimed or not yet), then running (its handler owns the connection
+ * through `tx`), then finished (waiting for the group's COMMIT) or rolled back
+ * alone.
  */
 export class GroupMember {
   state: 'waiting' | 'running' | 'finished' | 'rolled-back' | 'committed' | 'lost' | 'answered' = 'waiting';
@@ -237,7 +312,9 @@ export class GroupMember {
   private rejectClaim!: (error: unknown) => void;
   private group: CommitGroup | undefined;
   private client: pg.PoolClient | undefined;
+  /** Its savepoint's name, and whether it was made: only before the first statement of its handler (a handler without one costs no round trip). */
   private savepoint = '';
+  private savepointMade = false;
   private lostReason = '';
   private endTurn: () => void = () => {};
   private settling: Promise<void> | undefined;
@@ -255,7 +332,7 @@ export class GroupMember {
     });
   }
 
-  /** Its turn: the key is inserted; resolves when the turn ends (complete, release, failed statement, or lost). */
+  /** Its turn (its key is claimed): resolves when the turn ends (complete, release, failed statement, or lost). */
   start(group: CommitGroup, client: pg.PoolClient, savepoint: string): Promise<void> {
     this.state = 'running';
     this.group = group;
@@ -266,7 +343,7 @@ export class GroupMember {
     return turnOver;
   }
 
-  /** Answered without a turn of its own: `done`, `busy`. */
+  /** Answered without a turn: `done`, `busy`. */
   answer(result: ClaimResult, outcome: MemberOutcome): void {
     this.state = 'answered';
     this.resolveClaim(result);
@@ -303,9 +380,14 @@ export class GroupMember {
   private result(): ClaimResult {
     const tx: IdempotencyTransaction = {
       query: async <R>(text: string, values?: unknown[]) => {
-        if (this.state !== 'running' || this.client === undefined) throw this.notOpen();
+        const client = this.client;
+        if (this.state !== 'running' || client === undefined) throw this.notOpen();
         try {
-          const result = await this.client.query(text, values);
+          if (!this.savepointMade) {
+            this.savepointMade = true;
+            await client.query(`SAVEPOINT ${this.savepoint}`);
+          }
+          const result = await client.query(text, values);
           return { rows: result.rows as R[], rowCount: result.rowCount };
         } catch (error) {
           // A failed statement aborts the whole transaction until its savepoint is rolled back: undo this job alone, now.
@@ -334,16 +416,15 @@ export class GroupMember {
     if (this.state === 'running') await this.rollBack('');
   }
 
-  /** ROLLBACK TO this job's savepoint: its effects and key go, the rest of the group stays. */
+  /** Back to this job's savepoint and its key deleted: its effects and key go, the rest of the group stays. */
   private async rollBack(lostReason: string): Promise<void> {
     const group = this.group;
     const client = this.client;
     if (group === undefined || client === undefined) return;
     this.state = lostReason === '' ? 'rolled-back' : 'lost';
     this.lostReason = lostReason;
-    const undone = await group.rollbackTo(client, this.savepoint);
+    await group.forget(client, this, this.savepointMade ? this.savepoint : undefined);
     this.outcome('free');
-    if (!undone) group.lose('could not roll back one of its jobs');
     this.endTurn();
   }
 

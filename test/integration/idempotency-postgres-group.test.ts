@@ -65,11 +65,14 @@ describe('PostgresIdempotencyStore group commit', () => {
 
   it('rolls back a failing job alone: the others of its transaction commit together with their effects', async () => {
     const store = open({ poolSize: 1 }); // one connection: every claim joins the one group
-    const jobs = keys('alone', 5);
+    const jobs = keys('alone', 7);
     const claims = jobs.map((job) => store.claim(job, LEASE));
     const run = async (index: number): Promise<void> => {
       const job = jobs[index]!;
       const claim = expectClaimed(await claims[index]!);
+      // Jobs 5 and 6 write nothing through tx: one completes, one is released.
+      if (index === 5) return claim.complete();
+      if (index === 6) return claim.release();
       await writeEffect(claim, job);
       if (index === 1) {
         // The handler threw: the worker releases the claim.
@@ -90,9 +93,9 @@ describe('PostgresIdempotencyStore group commit', () => {
     for (const job of kept) expect(written.get(job)).toHaveLength(1);
     // The three that completed share one transaction.
     expect(new Set(kept.map((job) => written.get(job)![0])).size).toBe(1);
-    expect(await recorded(jobs)).toEqual(new Set(kept));
-    for (const job of kept) expect((await store.claim(job, LEASE)).status).toBe('done');
-    for (const job of [jobs[1]!, jobs[3]!]) await expectClaimed(await store.claim(job, LEASE)).release();
+    expect(await recorded(jobs)).toEqual(new Set([...kept, jobs[5]!]));
+    for (const job of [...kept, jobs[5]!]) expect((await store.claim(job, LEASE)).status).toBe('done');
+    for (const job of [jobs[1]!, jobs[3]!, jobs[6]!]) await expectClaimed(await store.claim(job, LEASE)).release();
   });
 
   it('shares transactions between concurrent claims: fewer commits than jobs, every effect once', async () => {

@@ -62,19 +62,25 @@ describe('commit group policy: slow jobs and commit', () => {
 });
 
 describe('commit group SQL and options', () => {
-  it("opens a job's segment in one round trip, the key escaped, the lock timeout put back", () => {
+  it('claims the keys of a group in one round trip, the keys escaped, the lock timeout put back', () => {
     const statements = idempotencySql('app.jobs')
-      .groupClaim({ begin: true, savepoint: 'warren_job_1', keyLiteral: "'k'", lockTimeoutMs: 100, leaseMs: 30_000 })
+      .groupClaim({ begin: true, savepoint: 'warren_claim_1', keyLiterals: ["'a'", "'b'"], lockTimeoutMs: 100, leaseMs: 30_000 })
       .split('; ');
     expect(statements[0]).toBe('BEGIN');
-    expect(statements[1]).toBe('SAVEPOINT warren_job_1');
+    expect(statements[1]).toBe('SAVEPOINT warren_claim_1');
     expect(statements[2]).toContain("set_config('lock_timeout', '100ms', true)");
     expect(statements[2]).toContain("set_config('idle_in_transaction_session_timeout', '30000ms', true)");
-    expect(statements[3]).toBe(`INSERT INTO "app"."jobs" (key) VALUES ('k') ON CONFLICT (key) DO NOTHING`);
+    expect(statements[3]).toBe(`INSERT INTO "app"."jobs" (key) SELECT unnest(ARRAY['a', 'b']::text[]) ON CONFLICT (key) DO NOTHING RETURNING key`);
     expect(statements[4]).toContain("current_setting('warren.lock_timeout')");
-    const later = idempotencySql('jobs').groupClaim({ begin: false, savepoint: 'warren_job_2', keyLiteral: "'k'", lockTimeoutMs: 100, leaseMs: 1 });
-    expect(later.startsWith('SAVEPOINT warren_job_2;')).toBe(true);
-    expect(() => idempotencySql('jobs').groupClaim({ begin: false, savepoint: 's', keyLiteral: "'k'", lockTimeoutMs: 1.5, leaseMs: 1 })).toThrow(RangeError);
+    const later = idempotencySql('jobs').groupClaim({ begin: false, savepoint: 'warren_claim_2', keyLiterals: ["'k'"], lockTimeoutMs: 100, leaseMs: 1 });
+    expect(later.startsWith('SAVEPOINT warren_claim_2;')).toBe(true);
+    expect(() => idempotencySql('jobs').groupClaim({ begin: false, savepoint: 's', keyLiterals: ["'k'"], lockTimeoutMs: 1.5, leaseMs: 1 })).toThrow(RangeError);
+  });
+
+  it("forgets one job of a group: back to its savepoint if it made one, and its key deleted", () => {
+    const sql = idempotencySql('jobs');
+    expect(sql.groupForget({ savepoint: 'warren_job_3', keyLiteral: "'k'" })).toBe(`ROLLBACK TO SAVEPOINT warren_job_3; DELETE FROM "jobs" WHERE key = 'k'`);
+    expect(sql.groupForget({ savepoint: undefined, keyLiteral: "'k'" })).toBe(`DELETE FROM "jobs" WHERE key = 'k'`);
   });
 
   it('range-checks the group options (at most 64 jobs: the subtransaction cache of a backend)', () => {
