@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClaimLostError, IdempotencyStoreError } from '../../src/idempotency/errors.ts';
@@ -58,6 +61,7 @@ describe('PostgresIdempotencyStore group commit', () => {
   });
 
   afterAll(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await Promise.all(stores.map((s) => s.close()));
     await admin.query(`DROP TABLE IF EXISTS ${EFFECTS}, ${DEFERRED}, ${TABLE}`);
     await admin.end();
@@ -175,6 +179,16 @@ describe('PostgresIdempotencyStore group commit', () => {
     expect((await effects([job])).get(job)).toHaveLength(1);
   });
 
+  it('rolls back every job of a group when its worker process is SIGKILLed, also those that had completed', async () => {
+    const jobs = keys('sigkill', 3);
+    const child = await groupInChild(jobs);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const store = open();
+    for (const job of jobs) await expectClaimed(await pollClaim(store, job)).release();
+    expect((await effects(jobs)).size).toBe(0);
+  });
+
   it('on close, rolls back the group and refuses the claims still waiting for their turn', async () => {
     const closing = new PostgresIdempotencyStore({ url: DATABASE_URL, table: TABLE, poolSize: 1, groupCommitMaxWaitMs: WAIT });
     const [running, waiting] = keys('closed', 2) as [string, string];
@@ -200,4 +214,47 @@ async function pollClaim(store: PostgresIdempotencyStore, job: string): Promise<
     result = await store.claim(job, LEASE);
   }
   return result;
+}
+
+/** Every child started, so that a failing test leaves none behind. */
+const children: ChildProcess[] = [];
+const POSTGRES_STORE = fileURLToPath(new URL('../../src/idempotency/postgres.ts', import.meta.url));
+
+/**
+ * A worker-like process whose jobs share one transaction: each writes its
+ * effect, the first ones complete (and wait for the group's COMMIT), the
+ * last one never settles. Resolves once all of that happened; the process
+ * then hangs until killed.
+ */
+async function groupInChild(jobs: string[]): Promise<ChildProcess> {
+  const script = `
+    import { PostgresIdempotencyStore } from ${JSON.stringify(POSTGRES_STORE)};
+    const store = new PostgresIdempotencyStore({ url: process.env.DATABASE_URL, table: ${JSON.stringify(TABLE)}, poolSize: 1, groupCommitMaxWaitMs: ${WAIT} });
+    await store.ready();
+    const jobs = ${JSON.stringify(jobs)};
+    const claims = jobs.map((job) => store.claim(job, 60000));
+    for (const [index, job] of jobs.entries()) {
+      const claim = await claims[index];
+      if (claim.status !== 'claimed') throw new Error('child could not claim: ' + claim.status);
+      await claim.tx.query('INSERT INTO ${EFFECTS} (job) VALUES ($1)', [job]);
+      if (index < jobs.length - 1) void claim.complete().catch(() => {});
+    }
+    console.log('ready');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, DATABASE_URL },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
+  });
+  return child;
 }
