@@ -3,6 +3,8 @@ import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { batchItemId } from './job-message.ts';
 import { orderingKeyOf, type JobType } from './job-types.ts';
 import { Semaphore } from '../worker/semaphore.ts';
+import { amqpHeaderGetter, type HeaderCarrier } from '../tracing/carrier.ts';
+import { continueFrom, publishTraced } from '../tracing/spans.ts';
 import { PrecedingJobFailedError, UnknownJobTypeError } from './errors.ts';
 import { checkHeaders, checkToken, prepareJob, type JobHeaderValue } from './prepare.ts';
 import type { EnqueuedJob, EnqueueManyItem, EnqueueManyOptions, EnqueueManyResult, EnqueueOptions } from './types.ts';
@@ -30,6 +32,7 @@ export interface JobSenderOptions {
 export class JobSender {
   private readonly window: number;
   private readonly now: () => Date;
+  private readonly publish: (message: OutgoingMessage) => Promise<void>;
 
   constructor(
     readonly jobTypes: ReadonlyMap<string, JobType>,
@@ -38,6 +41,7 @@ export class JobSender {
   ) {
     this.window = options.batchWindow ?? 1_000;
     this.now = options.now ?? (() => new Date());
+    this.publish = (message) => this.publisher.publish(message);
   }
 
   /** The job type, or `UnknownJobTypeError`. */
@@ -54,7 +58,10 @@ export class JobSender {
     const headers = checkHeaders(options.headers);
     const id = key ?? randomUUID();
     const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now: this.now() });
-    await this.publisher.publish(message);
+    // One PRODUCER span per job, child of the caller's active span (or of a
+    // `traceparent` the caller put in `headers`); its context goes into the
+    // message headers. A no-op without an OpenTelemetry SDK.
+    await publishTraced(this.publish, message, continueFrom(message.options.headers as HeaderCarrier, amqpHeaderGetter));
     return { id, jobType: jobType.type, routingKey: jobType.routingKey };
   }
 
@@ -81,6 +88,7 @@ export class JobSender {
     if (unavailable !== undefined) throw unavailable;
 
     const now = this.now();
+    const parent = continueFrom((headers ?? NO_HEADERS) as HeaderCarrier, amqpHeaderGetter);
     const window = new Semaphore(Math.max(1, Math.min(this.window, payloads.length)));
     /** The last item seen for each ordering key: whether it was accepted, once known. */
     const lastOfKey = new Map<string, { index: number; accepted: Promise<boolean> }>();
@@ -103,7 +111,7 @@ export class JobSender {
         }
         const ready = message;
         try {
-          await window.run(() => this.publisher.publish(ready));
+          await window.run(() => publishTraced(this.publish, ready, parent));
           return { index, id: ready.options.messageId, ok: true };
         } catch (error) {
           return { index, id, ok: false, error: error as Error };
@@ -126,6 +134,8 @@ export class JobSender {
     return batchKey === undefined ? randomUUID() : batchItemId(batchKey, index);
   }
 }
+
+const NO_HEADERS: Readonly<Record<string, JobHeaderValue>> = Object.freeze({});
 
 /** The ordering key when the payload has a usable one, else `undefined` (never throws). */
 function orderingKeyOrUndefined(jobType: JobType, payload: unknown): string | undefined {

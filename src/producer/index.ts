@@ -14,6 +14,7 @@ import { parseApiTokens } from './auth.ts';
 import { listenFailure, MissingApiTokensError } from './errors.ts';
 import { buildJobTypes } from '../client/job-types.ts';
 import { createMetrics } from './metrics.ts';
+import { queueLag } from './queue-lag.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
 export type { ProducerOptions } from './options.ts';
@@ -59,16 +60,18 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   connection.on('state', (state, reason) => logger.info({ broker: state, reason }, 'broker connection state'));
   connection.on('connectFailed', (reason) => logger.warn({ reason }, 'broker connection failed'));
   const publisher = new ConfirmPublisher(connection, input.publisher);
+  const management = new ManagementClient(managementUrl);
+  const vhost = targetVhost(plan, amqpUrls);
   const app = createApp({
     plan,
     jobTypes: buildJobTypes(plan.jobs),
     connection,
     publisher,
-    management: new ManagementClient(managementUrl),
-    metrics: createMetrics(connection, publisher),
+    management,
+    metrics: createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) }),
     logger,
     tokens,
-    vhost: targetVhost(plan, amqpUrls),
+    vhost,
     amqpUrls,
     managementUrl,
     bodyLimit: input.bodyLimit ?? config.bodyLimit ?? PRODUCER_DEFAULTS.bodyLimit,

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import type { IdempotencyTransaction } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
@@ -8,6 +9,8 @@ export interface IncomingDelivery {
   content: Buffer;
   exchange: string;
   routingKey: string;
+  /** The queue it was consumed from (a sharded consumer has several). */
+  queue?: string | undefined;
   redelivered: boolean;
   properties: {
     messageId?: string | undefined;
@@ -51,6 +54,8 @@ export interface JobState {
   /** Set by settle: the failure of the last attempt, when it failed. */
   error?: unknown;
   logger: Logger;
+  /** Set by the trace step when a trace is active: this delivery's CONSUMER span. */
+  span?: Span | undefined;
 }
 
 /**
