@@ -18,11 +18,13 @@ import { requireInteger } from '../options.ts';
  * crash between COMMIT and ack finds the row and is `done`.
  *
  * Single-job claims share transactions (group commit, `commit-group.ts`):
- * concurrent claims join a group, each under a savepoint of its own, taking
- * turns on the group's connection; `release()` or a failed statement rolls
- * back to the job's savepoint (that job alone), and `complete()` resolves once
- * the group's one COMMIT made the job durable. Which group a claim joins and
- * when a group stops taking jobs is `commit-group-policy.ts`.
+ * concurrent claims join a group, whose waiting keys are inserted together;
+ * the jobs then take turns on the group's connection, each under a savepoint
+ * of its own; `release()` or a failed statement rolls back to the job's
+ * savepoint and deletes its key (that job alone), and `complete()` resolves
+ * once the group's one COMMIT made the job durable. Which group a claim joins
+ * and when a group stops taking jobs is `commit-group-policy.ts`. Batch
+ * claims (`claimBatch`) keep a transaction of their own.
  *
  * A duplicate delivery blocks on the unique index while the first holds its
  * transaction. It waits at most `lockTimeoutMs`: if the holder commits by then
