@@ -9,6 +9,7 @@ import { MAX_OFFSET, MAX_PAGE_SIZE, parsePage } from './bounds.ts';
 import { DlqBusyError, DlqInputError, DlqQueueError, ReplayTargetError } from './errors.ts';
 import { MAX_FILTER_CHARS, MAX_FILTERS, parseSelection, type Selection } from './filter.ts';
 import { listDeadLetters } from './inspect.ts';
+import { readDeadLetter } from './message.ts';
 import { purgeDeadLetters } from './purge.ts';
 import { replayDeadLetters } from './replay.ts';
 import { httpHeaderGetter } from '../tracing/carrier.ts';
@@ -33,6 +34,8 @@ const PageNumber = (max: number) =>
 
 /** `GET /v1/dlq/{queue}` query: a page of messages and a page of groups. Repeated or unknown parameters are refused. */
 export const ListQuery = z.strictObject({
+  /** Pages only the messages these filters select (`?filter=jobType=x&filter=error=y`); groups still cover the whole queue. */
+  filter: z.union([z.string().max(MAX_FILTER_CHARS), z.array(z.string().max(MAX_FILTER_CHARS)).max(MAX_FILTERS)]).optional(),
   limit: PageNumber(MAX_PAGE_SIZE).optional(),
   offset: PageNumber(MAX_OFFSET).optional(),
   groupLimit: PageNumber(MAX_PAGE_SIZE).optional(),
@@ -109,10 +112,20 @@ export function dlqRouter(options: DlqRouterOptions): Router {
       const messages = parsePage({ offset: query.data.offset, limit: query.data.limit }, { offset: 'offset', limit: 'limit' });
       const groups = parsePage({ offset: query.data.groupOffset, limit: query.data.groupLimit }, { offset: 'groupOffset', limit: 'groupLimit' });
       return withDeadLetterQueue(context, queue, ({ broker }) =>
-        listDeadLetters(broker, queue, { ...messages, groupOffset: groups.offset, groupLimit: groups.limit, signal }),
+        listDeadLetters(broker, queue, { ...messages, groupOffset: groups.offset, groupLimit: groups.limit, signal, selection: selectionOf(query.data) }),
       );
     }, res);
     res.json(listing);
+  });
+
+  // One message in full (headers, payload up to 64 KiB), found by its message id; the queue is left as it was.
+  router.get('/:queue/messages/:id', async (req: Request<{ queue: string; id: string }>, res: Response) => {
+    if (Object.keys(req.query).length > 0) throw new ApiError(400, 'INVALID_REQUEST', 'this route takes no query parameters', []);
+    const { queue, id } = req.params;
+    if (Buffer.byteLength(id) > 255) throw new ApiError(400, 'INVALID_REQUEST', 'a message id is at most 255 bytes', []);
+    const detail = await exclusive(busy, queue, (signal) => withDeadLetterQueue(context, queue, ({ broker }) => readDeadLetter(broker, queue, id, signal)), res);
+    if (detail === undefined) throw new ApiError(404, 'MESSAGE_NOT_FOUND', `no message with this id in ${queue.slice(0, 255)}`, []);
+    res.json(detail);
   });
 
   router.post('/:queue/replay', ...parseJson, async (req: Request<{ queue: string }>, res: Response) => {

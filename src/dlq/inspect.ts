@@ -1,6 +1,7 @@
 import { DEFAULT_PAGE_SIZE } from './bounds.ts';
 import type { DlqBroker } from './broker.ts';
 import { describeDeadLetter } from './dead-letter.ts';
+import { isEmptySelection, matchesSelection, type Selection } from './filter.ts';
 import { GroupCounter, PageCollector, pageOf, toListed, type DlqListing, type ListedMessage } from './report.ts';
 
 export interface ListOptions {
@@ -12,6 +13,8 @@ export interface ListOptions {
   groupLimit?: number;
   /** Skip this many groups. @defaultValue 0 */
   groupOffset?: number;
+  /** Only the messages it selects are paged (and counted in `matched`); the groups still cover the whole queue. */
+  selection?: Selection;
   /** Stops reading (client gone): the listing covers what was read. */
   signal?: AbortSignal;
 }
@@ -28,13 +31,20 @@ export async function listDeadLetters(broker: DlqBroker, queue: string, options:
   const channel = await broker.openChannel(queue);
   const groups = new GroupCounter();
   const messages = new PageCollector<ListedMessage>({ offset: options.offset ?? 0, limit: options.limit ?? DEFAULT_PAGE_SIZE });
+  const selection = options.selection !== undefined && !isEmptySelection(options.selection) ? options.selection : undefined;
   let scanned = 0;
+  let matched = 0;
   try {
     while (scanned < depth && options.signal?.aborted !== true) {
       const message = await channel.take(queue);
       if (message === false) break;
       const view = describeDeadLetter(message);
       groups.add(view);
+      if (selection !== undefined && !matchesSelection(selection, view, message.properties.headers)) {
+        scanned++;
+        continue;
+      }
+      matched++;
       messages.offer(() => toListed(view));
       scanned++;
     }
@@ -53,6 +63,7 @@ export async function listDeadLetters(broker: DlqBroker, queue: string, options:
     groupOffset: groupPage.offset,
     groupLimit: groupPage.limit,
     ...(shownGroups.nextOffset !== undefined && { nextGroupOffset: shownGroups.nextOffset }),
+    ...(selection !== undefined && { matched }),
     messages: messages.items,
     offset: messages.page.offset,
     limit: messages.page.limit,

@@ -35,6 +35,8 @@ export interface DlqListing {
   groupLimit: number;
   /** Set when there are more groups after this page. */
   nextGroupOffset?: number;
+  /** With a filter: how many messages it selected (the messages page is of those). */
+  matched?: number;
   /** One page of the messages, in queue order. */
   messages: ListedMessage[];
   offset: number;

@@ -60,6 +60,10 @@ export const QueueList = z.object({
       deliverRate: z.number().nullable(),
       /** Seconds since the epoch: the `timestamp` of the message at the head (classic queues; null when the broker does not tell). */
       headMessageTimestamp: z.number().int().nullable(),
+      /** The consumer whose queue this is (null for a plain queue of the topology). */
+      consumer: z.string().nullable(),
+      /** What the queue is to that consumer. */
+      kind: z.enum(['work', 'retry', 'dead-letter']).nullable(),
     }),
   ),
 });

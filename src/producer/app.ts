@@ -21,6 +21,8 @@ import type { ProducerMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { pageOf, pageQuery, parsePageQuery } from './pagination.ts';
 import { queueLag } from './queue-lag.ts';
+import { queueOwners } from './queue-owners.ts';
+import { consoleRoutes } from '../console/routes.ts';
 
 export interface AppDeps {
   plan: TopologyPlan;
@@ -106,17 +108,21 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
     res.type('application/json').send(`{"jobs":[${items.join(',')}],${JSON.stringify(page).slice(1)}`);
   });
   const queuesQuery = pageQuery(PAGE_LIMITS.queues);
+  const owners = queueOwners(deps.plan);
   app.get('/v1/queues', admin, async (req, res) => {
     const query = parsePageQuery(queuesQuery, req.query);
     const queues = await queueLag(deps.management, deps.plan, deps.vhost).catch((error: unknown) => {
       throw managementApiError(error);
     });
     const { items, ...page } = pageOf(queues, query);
-    res.json({ vhost: deps.vhost, queues: items, ...page });
+    const rows = items.map((queue) => ({ ...queue, consumer: owners.get(queue.name)?.consumer ?? null, kind: owners.get(queue.name)?.kind ?? null }));
+    res.json({ vhost: deps.vhost, queues: rows, ...page });
   });
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.
   app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl }));
+  // The console's page and bundle: no data in them; every figure it shows comes from the admin routes above, with its token.
+  app.use('/console', consoleRoutes());
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

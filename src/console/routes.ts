@@ -1,0 +1,28 @@
+import { Router, type Response } from 'express';
+import { buildConsoleAssets, type ConsoleAssets } from './bundle.ts';
+
+/**
+ * `/console`: the page, its script and its style sheet. They hold no data
+ * and need no token; the page asks for the admin token and sends it with
+ * every call to the same `/v1/…` routes scripts use. A wrong token gets 401
+ * there, and the page shows its login form again.
+ */
+export function consoleRoutes(load: () => Promise<ConsoleAssets> = buildConsoleAssets): Router {
+  let assets: Promise<ConsoleAssets> | undefined;
+  const get = (): Promise<ConsoleAssets> => {
+    // A failed build is tried again on the next request rather than cached.
+    assets ??= load().catch((error: unknown) => {
+      assets = undefined;
+      throw error;
+    });
+    return assets;
+  };
+  const send = (res: Response, type: string, body: string): void => {
+    res.set('Cache-Control', 'no-cache').type(type).send(body);
+  };
+  const router = Router({ strict: true });
+  router.get('/', async (_req, res) => send(res, 'html', (await get()).html));
+  router.get('/app.js', async (_req, res) => send(res, 'text/javascript', (await get()).script));
+  router.get('/app.css', async (_req, res) => send(res, 'text/css', (await get()).style));
+  return router;
+}
