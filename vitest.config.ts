@@ -26,6 +26,11 @@ export default defineConfig({
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], maxWorkers: 3, sequence: { groupOrder: 1 } },
       },
       {
+        // The console in headless Chromium (Debian's package), against a real producer, broker and workers.
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], maxWorkers: 1, sequence: { groupOrder: 1 }, testTimeout: 120_000 },
+      },
+      {
         extends: true,
         test: {
           name: 'disruptive',

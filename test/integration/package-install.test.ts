@@ -126,7 +126,7 @@ describe('the installed package', () => {
   it('lives outside the repository and its tarball holds only what users run', () => {
     expect(relative(repo, project).startsWith('..')).toBe(true);
     const unexpected = tarball.files.filter(
-      (path) => !/^(package\.json|README\.md|CHANGELOG\.md|bin\/warren\.js|schema\/[\w.-]+\.json|dist\/src\/.+\.(js|d\.ts))$/.test(path),
+      (path) => !/^(package\.json|README\.md|CHANGELOG\.md|bin\/warren\.js|schema\/[\w.-]+\.json|dist\/src\/.+\.(js|d\.ts)|src\/console\/client\/[\w-]+\.(ts|html|css))$/.test(path),
     );
     expect(unexpected).toEqual([]);
     expect(tarball.files).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/testing/index.js', 'dist/src/cli.js']));
@@ -194,6 +194,9 @@ describe('the installed package', () => {
     await waitFor('the pong', () => logged(worker.lines, 'pong').length === 1);
     expect(logged(worker.lines, 'pong')[0]).toMatchObject({ n: 7, tsx: false });
     await stop(worker.child);
+    // The console is built from the shipped source by the installed esbuild.
+    await writeFile(join(dir, 'console.mjs'), JS_CONSOLE);
+    expect(await run('node', ['js/console.mjs'], project, 60_000)).toMatch(/^console 200 200 \d+$/m);
   });
 });
 
@@ -310,6 +313,19 @@ export default defineWorker({
     ctx.logger.info({ n: payload.n, tsx: globalThis[Symbol.for('warren.tsx-registered')] === true }, 'pong');
   },
 });
+`;
+
+const JS_CONSOLE = `import { startProducer } from 'warren';
+
+const producer = await startProducer({ topologyFile: 'js/topology.yaml', port: 0, apiTokens: 'console-check-token:admin' });
+try {
+  const page = await fetch(producer.url + '/console');
+  const script = await fetch(producer.url + '/console/app.js');
+  const text = await script.text();
+  console.log(\`console \${page.status} \${script.status} \${text.length}\`);
+} finally {
+  await producer.close();
+}
 `;
 
 const JS_ENQUEUE = `import { createJobClient } from 'warren';

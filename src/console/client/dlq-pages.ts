@@ -1,4 +1,4 @@
-import { api, enc, LoginRequired } from './api.ts';
+import { api, ApiError, enc, LoginRequired } from './api.ts';
 import { summarize, type QueueRow } from './consumers.ts';
 import { openPurge, openReplay } from './dlq-actions.ts';
 import { filterQuery, groupFilters, type DlqListing, type MessageDetail } from './dlq-types.ts';
@@ -14,13 +14,26 @@ function when(iso: string | null): HTMLElement {
   return h('time', { datetime: iso, title: formatAbsolute(time) }, formatRelative(time, Date.now()));
 }
 
-/** Runs a load and shows its failure in `into` (the login form takes over on a refused token). */
-async function load<T>(into: HTMLElement, run: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await run();
-  } catch (failure) {
-    if (!(failure instanceof LoginRequired)) replace(into, h('p', { class: 'error', role: 'alert' }, (failure as Error).message));
-    return undefined;
+/**
+ * Runs a load and shows its failure in `into` (the login form takes over on
+ * a refused token). A DLQ is read by one pass at a time (409 `DLQ_BUSY`
+ * while another runs — e.g. the page just left is still reading it), so a
+ * busy answer is tried again for a while before it is shown.
+ */
+async function load<T>(into: HTMLElement, run: () => Promise<T>, signal?: AbortSignal): Promise<T | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (failure) {
+      if (signal?.aborted === true || failure instanceof LoginRequired) return undefined;
+      if (failure instanceof ApiError && failure.code === 'DLQ_BUSY' && attempt < 30) {
+        replace(into, h('p', { class: 'muted' }, 'another pass is reading this queue: waiting…'));
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        continue;
+      }
+      replace(into, h('p', { class: 'error', role: 'alert' }, (failure as Error).message));
+      return undefined;
+    }
   }
 }
 
@@ -71,9 +84,10 @@ export function dlqIndexPage(): Page {
 /** `#/dlq/<queue>`: the groups (job type × error), largest first, with their actions. */
 export function dlqQueuePage(queue: string): Page {
   const content = h('div', {}, h('p', { class: 'muted' }, 'reading the queue…'));
+  let signal: AbortSignal | undefined;
   const refresh = (): void => {
     void load(content, async () => {
-      const listing = await api<DlqListing>(`/v1/dlq/${enc(queue)}?limit=0&groupLimit=100`);
+      const listing = await api<DlqListing>(`/v1/dlq/${enc(queue)}?limit=0&groupLimit=100`, signal === undefined ? {} : { signal });
       const actions = h(
         'div',
         { class: 'actions' },
@@ -107,14 +121,16 @@ export function dlqQueuePage(queue: string): Page {
                     h('td', { class: 'error-text' }, h('strong', {}, group.error.class), ': ', group.error.message),
                     h(
                       'td',
-                      { class: 'actions' },
+                      { class: 'row-actions' },
                       other
                         ? h('span', { class: 'muted' }, 'use a filter')
-                        : [
+                        : h(
+                            'span',
+                            {},
                             h('a', { href: `#/dlq/${enc(queue)}/messages?${filterQuery(filters)}`, 'aria-label': `Messages of ${name}` }, 'Messages'),
                             h('button', { type: 'button', 'aria-label': `Replay ${name}…`, onclick: () => openReplay(queue, filters, refresh) }, 'Replay…'),
                             h('button', { type: 'button', class: 'danger', 'aria-label': `Purge ${name}…`, onclick: () => openPurge(queue, filters, refresh) }, 'Purge…'),
-                          ].reduce<HTMLElement>((cell, child) => (cell.append(child, ' '), cell), h('span', {})),
+                          ),
                     ),
                   );
                 }),
@@ -122,7 +138,7 @@ export function dlqQueuePage(queue: string): Page {
             ),
         listing.nextGroupOffset !== undefined ? h('p', { class: 'muted' }, `Showing the 100 largest of ${formatCount(listing.groupCount)} groups.`) : null,
       );
-    });
+    }, signal);
   };
   const element = h(
     'section',
@@ -131,7 +147,15 @@ export function dlqQueuePage(queue: string): Page {
     h('h1', { id: 'dlq-queue-title' }, queue),
     content,
   );
-  return { title: queue, nav: 'dlq', element, start: refresh };
+  return {
+    title: queue,
+    nav: 'dlq',
+    element,
+    start: (pageSignal) => {
+      signal = pageSignal;
+      refresh();
+    },
+  };
 }
 
 const PAGE = 20;
@@ -152,10 +176,10 @@ export function dlqMessagesPage(queue: string, filters: string[], offset: number
     title: `${queue} messages`,
     nav: 'dlq',
     element,
-    start: () => {
+    start: (signal) => {
       void load(content, async () => {
         const query = [filterQuery(filters), `limit=${PAGE}`, `offset=${offset}`, 'groupLimit=0'].filter((part) => part !== '').join('&');
-        const listing = await api<DlqListing>(`/v1/dlq/${enc(queue)}?${query}`);
+        const listing = await api<DlqListing>(`/v1/dlq/${enc(queue)}?${query}`, { signal });
         const total = listing.matched ?? listing.count;
         const first = listing.messages.length === 0 ? 0 : offset + 1;
         replace(
@@ -194,7 +218,7 @@ export function dlqMessagesPage(queue: string, filters: string[], offset: number
             listing.nextOffset !== undefined ? h('a', { href: `${base}&offset=${listing.nextOffset}` }, 'Next →') : null,
           ),
         );
-      });
+      }, signal);
     },
   };
 }
@@ -213,9 +237,9 @@ export function dlqMessagePage(queue: string, id: string): Page {
     title: id,
     nav: 'dlq',
     element,
-    start: () => {
+    start: (signal) => {
       void load(content, async () => {
-        const message = await api<MessageDetail>(`/v1/dlq/${enc(queue)}/messages/${enc(id)}`);
+        const message = await api<MessageDetail>(`/v1/dlq/${enc(queue)}/messages/${enc(id)}`, { signal });
         const facts: Array<[string, Node | string]> = [
           ['Job type', message.jobType ?? '—'],
           ['Error', `${message.error.class}: ${message.error.message}`],
@@ -242,7 +266,7 @@ export function dlqMessagePage(queue: string, id: string): Page {
           h('h2', {}, 'Headers'),
           h('pre', { class: 'code', tabindex: 0, 'aria-label': 'Headers' }, JSON.stringify(message.headers, null, 2)),
         );
-      });
+      }, signal);
     },
   };
 }
