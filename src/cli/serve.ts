@@ -31,6 +31,7 @@ export function registerServeCommand(program: Command): void {
       });
       // A person reads stderr, not the JSON log: say where it listens, and say it loudly when it is open.
       process.stderr.write(`warren serve: listening on ${producer.url}\n`);
+      process.stderr.write(`warren serve: console at ${producer.url}/console (admin token)\n`);
       if (producer.insecure) {
         process.stderr.write(
           `warren serve: !! INSECURE: no API tokens — every route, DLQ replay and purge included, is open to whoever can reach ${producer.url}\n`,

@@ -118,6 +118,7 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
     });
     cleanups.push(() => producer.close());
     options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues, /openapi.json)`);
+    options.say(`console: ${producer.url}/console  (sign in with the admin token)`);
     if (token !== undefined) options.say(`admin token for this run: ${token}  (Authorization: Bearer ${token})`);
     if (producer.insecure) options.say(`!! producer INSECURE: no API tokens, every route (DLQ replay included) is open to whoever reaches ${producer.url}`);
     const workerEnv = { ...childEnv(env, amqpUrls.join(','), broker.managementUrl, services), LOG_LEVEL: logLevel };
