@@ -263,6 +263,9 @@ export function dlqMessagePage(queue: string, id: string): Page {
           ),
           h('h2', {}, 'Payload', message.payloadTruncated ? h('span', { class: 'muted' }, ` (first 64 KiB of ${formatCount(message.payloadBytes)} bytes)`) : null),
           h('pre', { class: 'code', tabindex: 0, 'aria-label': 'Payload' }, prettyJson(message.payload)),
+          ...(typeof message.headers['x-warren-error-stack'] === 'string'
+            ? [h('h2', {}, 'Stack'), h('pre', { class: 'code', tabindex: 0, 'aria-label': 'Stack' }, message.headers['x-warren-error-stack'])]
+            : []),
           h('h2', {}, 'Headers'),
           h('pre', { class: 'code', tabindex: 0, 'aria-label': 'Headers' }, JSON.stringify(message.headers, null, 2)),
         );
