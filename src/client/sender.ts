@@ -3,6 +3,8 @@ import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { batchItemId } from './job-message.ts';
 import { orderingKeyOf, type JobType } from './job-types.ts';
 import { Semaphore } from '../worker/semaphore.ts';
+import { recordAccepted } from '../history/accepted.ts';
+import type { HistoryRecorder } from '../history/recorder.ts';
 import { PrecedingJobFailedError, UnknownJobTypeError } from './errors.ts';
 import { checkHeaders, checkToken, prepareJob, type JobHeaderValue } from './prepare.ts';
 import type { EnqueuedJob, EnqueueManyItem, EnqueueManyOptions, EnqueueManyResult, EnqueueOptions } from './types.ts';
@@ -20,6 +22,14 @@ export interface JobSenderOptions {
   batchWindow?: number;
   /** @defaultValue `() => new Date()` */
   now?: () => Date;
+  /** Job history: each confirmed job is recorded. @defaultValue none (history off) */
+  history?: HistoryRecorder | undefined;
+}
+
+/** Who sends, for the job history (the HTTP routes know; the job client does not). */
+export interface SendContext {
+  /** Fingerprint of the API token that enqueued the job. */
+  submittedBy?: string | undefined;
 }
 
 /**
@@ -30,6 +40,7 @@ export interface JobSenderOptions {
 export class JobSender {
   private readonly window: number;
   private readonly now: () => Date;
+  private readonly history: HistoryRecorder | undefined;
 
   constructor(
     readonly jobTypes: ReadonlyMap<string, JobType>,
@@ -38,6 +49,7 @@ export class JobSender {
   ) {
     this.window = options.batchWindow ?? 1_000;
     this.now = options.now ?? (() => new Date());
+    this.history = options.history;
   }
 
   /** The job type, or `UnknownJobTypeError`. */
@@ -47,7 +59,7 @@ export class JobSender {
     return jobType;
   }
 
-  async enqueue(jobTypeName: string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueuedJob> {
+  async enqueue(jobTypeName: string, payload: unknown, options: EnqueueOptions = {}, context?: SendContext): Promise<EnqueuedJob> {
     const jobType = this.jobType(jobTypeName);
     const key = checkToken('idempotencyKey', options.idempotencyKey);
     const correlationId = checkToken('correlationId', options.correlationId);
@@ -55,6 +67,7 @@ export class JobSender {
     const id = key ?? randomUUID();
     const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now: this.now() });
     await this.publisher.publish(message);
+    recordAccepted(this.history, message, context?.submittedBy);
     return { id, jobType: jobType.type, routingKey: jobType.routingKey };
   }
 
@@ -71,6 +84,7 @@ export class JobSender {
     jobTypeName: string,
     payloads: readonly unknown[],
     options: EnqueueManyOptions<unknown> = {},
+    context?: SendContext,
   ): Promise<EnqueueManyResult> {
     const jobType = this.jobType(jobTypeName);
     const correlationId = checkToken('correlationId', options.correlationId);
@@ -104,6 +118,7 @@ export class JobSender {
         const ready = message;
         try {
           await window.run(() => this.publisher.publish(ready));
+          recordAccepted(this.history, ready, context?.submittedBy);
           return { index, id: ready.options.messageId, ok: true };
         } catch (error) {
           return { index, id, ok: false, error: error as Error };

@@ -12,6 +12,7 @@ import type { PublishOutcome, ReplayPublisher } from './replay-publisher.ts';
 import { refusalOf, type ReplayRoute } from './replay-target.ts';
 import { addFailure, PageCollector, toSelected, type ReplaySummary } from './report.ts';
 import { pacedSendTime } from './target.ts';
+import { recordDeadLetterEvent, type DlqHistory } from './history.ts';
 
 export interface ReplayOptions {
   /** Where every selected message goes (`replayRouteFor`: from the topology, or an explicit `to`). */
@@ -29,6 +30,8 @@ export interface ReplayOptions {
   /** Stops taking messages (client gone); the ones in flight finish, the rest stay in the DLQ. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;
+  /** Job history: each replayed job gets a `replayed` event. */
+  history?: DlqHistory | undefined;
 }
 
 export interface ReplayProgress {
@@ -221,6 +224,7 @@ class ReplayPass {
       return;
     }
     this.summary.replayed++;
+    recordDeadLetterEvent(this.options.history, 'replayed', this.queue, message);
     if (this.summary.replayed % 100 === 0) this.report();
   }
 

@@ -14,6 +14,8 @@ import { requireScope, type parseApiTokens } from './auth.ts';
 import { ApiError, errorHandler, managementApiError, scrubServerErrors, sendApiError } from './http-errors.ts';
 import { JobSender } from '../client/sender.ts';
 import { jobRoutes, timedPublisher } from './job-routes.ts';
+import { historyRoutes } from './history-routes.ts';
+import type { JobHistoryHandle } from '../history/index.ts';
 import type { JobType } from '../client/job-types.ts';
 import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
@@ -40,6 +42,8 @@ export interface AppDeps {
   insecure: boolean;
   /** The address the server binds. */
   host: string;
+  /** The job history, when on: accepted jobs are recorded, the history routes answer, DLQ replays and purges are recorded. */
+  history?: JobHistoryHandle | undefined;
 }
 
 /** Hard maximum (and default) page sizes of the list routes: the bound on one response. */
@@ -68,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
   const enqueue = requireScope(deps.tokens, 'enqueue', deps.retryAfterSeconds);
   const admin = requireScope(deps.tokens, 'admin', deps.retryAfterSeconds);
 
-  const sender = new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics));
+  const sender = new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics), { history: deps.history?.recorder });
   app.use(jobRoutes({ sender, bodyLimit: deps.bodyLimit, maxBatchItems: deps.maxBatchItems, guard: enqueue }));
   const jobEntries = [...deps.jobTypes.values()].map((jobType) => JSON.stringify(describeJobType(jobType)));
   const jobsQuery = pageQuery(PAGE_LIMITS.jobs);
@@ -77,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
     // Entries are serialised once at startup; a page only joins them.
     res.type('application/json').send(`{"jobs":[${items.join(',')}],${JSON.stringify(page).slice(1)}`);
   });
+  app.use(historyRoutes({ history: deps.history, jobTypes: new Set(deps.jobTypes.keys()), guard: enqueue }));
   const queuesQuery = pageQuery(PAGE_LIMITS.queues);
   app.get('/v1/queues', admin, async (req, res) => {
     const query = parsePageQuery(queuesQuery, req.query);
@@ -88,7 +93,7 @@ export function createApp(deps: AppDeps): Express {
   });
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.
-  app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl }));
+  app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl, history: deps.history?.recorder }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -53,6 +53,18 @@ export function scopeOf(entries: readonly TokenEntry[], presented: string): Scop
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
+/** Who a request is, as `requireScope` found it (in `res.locals.caller`); absent on an insecure producer (no tokens). */
+export interface Caller {
+  scope: Scope;
+  /** A fingerprint of the token (16 hex digits of its SHA-256), recorded with the jobs it enqueues; never the token. */
+  token: string;
+}
+
+/** The token's fingerprint: what the job history keeps to let an enqueue token read back its own jobs. */
+export function tokenFingerprint(token: string): string {
+  return digest(token).subarray(0, 8).toString('hex');
+}
+
 /** Express middleware requiring `scope`; a no-op without tokens, which only an `insecure` producer allows. */
 export function requireScope(entries: readonly TokenEntry[], scope: Scope, retryAfterSeconds: number): RequestHandler {
   if (entries.length === 0) return (_req, _res, next) => next();
@@ -68,6 +80,7 @@ export function requireScope(entries: readonly TokenEntry[], scope: Scope, retry
       sendApiError(res, new ApiError(403, 'FORBIDDEN', 'this route needs a token with the admin scope'), retryAfterSeconds);
       return;
     }
+    res.locals.caller = { scope: granted, token: tokenFingerprint(match?.[1] ?? '') } satisfies Caller;
     next();
   };
 }

@@ -14,6 +14,7 @@ import { parseApiTokens } from './auth.ts';
 import { listenFailure, MissingApiTokensError } from './errors.ts';
 import { buildJobTypes } from '../client/job-types.ts';
 import { createMetrics } from './metrics.ts';
+import { resolveHistory } from '../history/index.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
 export type { ProducerOptions } from './options.ts';
@@ -59,13 +60,15 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   connection.on('state', (state, reason) => logger.info({ broker: state, reason }, 'broker connection state'));
   connection.on('connectFailed', (reason) => logger.warn({ reason }, 'broker connection failed'));
   const publisher = new ConfirmPublisher(connection, input.publisher);
+  const metrics = createMetrics(connection, publisher);
+  const history = resolveHistory(input.history, { logger, registry: metrics.registry });
   const app = createApp({
     plan,
     jobTypes: buildJobTypes(plan.jobs),
     connection,
     publisher,
     management: new ManagementClient(managementUrl),
-    metrics: createMetrics(connection, publisher),
+    metrics,
     logger,
     tokens,
     vhost: targetVhost(plan, amqpUrls),
@@ -76,6 +79,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     retryAfterSeconds: input.retryAfterSeconds ?? PRODUCER_DEFAULTS.retryAfterSeconds,
     insecure,
     host,
+    history: history?.handle,
   });
   let server: Server;
   try {
@@ -84,6 +88,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     // Nothing may keep the process alive after a failed start (the broker connection would, forever).
     await publisher.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
+    if (history?.owned) await history.handle.close(0).catch(() => undefined);
     throw listenFailure(host, port, error);
   }
   const address = server.address() as AddressInfo;
@@ -101,6 +106,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
         await stopped;
         await publisher.close();
         await connection.close();
+        if (history?.owned) await history.handle.close();
       })();
       return closing;
     },

@@ -1,4 +1,4 @@
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { InvalidJobOptionError, InvalidJobPayloadError, PrecedingJobFailedError, UnknownJobTypeError } from '../client/errors.ts';
 import { ID_MAX_LENGTH } from '../client/job-message.ts';
@@ -8,6 +8,8 @@ import type { EnqueueOptions } from '../client/types.ts';
 import { ApiError, errorBody, toApiError } from './http-errors.ts';
 import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import type { Caller } from './auth.ts';
+import type { SendContext } from '../client/sender.ts';
 
 /**
  * `POST /v1/jobs/:jobType` and `POST /v1/jobs/:jobType/batch`: a thin HTTP
@@ -54,7 +56,7 @@ function findJobType(sender: JobSender): RequestHandler {
 function enqueueOne(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
-    const job = await options.sender.enqueue(jobType.type, req.body, idsOf(req)).catch((error: unknown) => {
+    const job = await options.sender.enqueue(jobType.type, req.body, idsOf(req), senderOf(res)).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     res.status(202).json(job);
@@ -74,7 +76,7 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
         items: items.length,
       });
     }
-    const batch = await options.sender.enqueueMany(jobType.type, items, idsOf(req)).catch((error: unknown) => {
+    const batch = await options.sender.enqueueMany(jobType.type, items, idsOf(req), senderOf(res)).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     const results = batch.results.map((item): BatchItemResult => {
@@ -84,6 +86,11 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
     });
     res.status(batch.accepted === results.length ? 202 : 207).json({ accepted: batch.accepted, results });
   };
+}
+
+/** The caller's token fingerprint, kept in the job history so that an enqueue token can read back its own jobs. */
+function senderOf(res: Response): SendContext {
+  return { submittedBy: (res.locals.caller as Caller | undefined)?.token };
 }
 
 /** `Idempotency-Key` and `X-Correlation-Id`, as sent: the sender checks them. */
