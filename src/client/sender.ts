@@ -65,9 +65,10 @@ export class JobSender {
     const correlationId = checkToken('correlationId', options.correlationId);
     const headers = checkHeaders(options.headers);
     const id = key ?? randomUUID();
-    const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now: this.now() });
+    const now = this.now();
+    const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now });
     await this.publisher.publish(message);
-    recordAccepted(this.history, message, context?.submittedBy);
+    recordAccepted(this.history, message, now, context?.submittedBy);
     return { id, jobType: jobType.type, routingKey: jobType.routingKey };
   }
 
@@ -118,7 +119,7 @@ export class JobSender {
         const ready = message;
         try {
           await window.run(() => this.publisher.publish(ready));
-          recordAccepted(this.history, ready, context?.submittedBy);
+          recordAccepted(this.history, ready, now, context?.submittedBy);
           return { index, id: ready.options.messageId, ok: true };
         } catch (error) {
           return { index, id, ok: false, error: error as Error };

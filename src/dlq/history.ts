@@ -24,7 +24,7 @@ export function dlqHistory(recorder: HistoryRecorder | undefined, plan: Topology
 }
 
 /** One replayed or purged dead letter, as an event of its job. */
-export function recordDeadLetterEvent(history: DlqHistory | undefined, kind: JobEventKind, queue: string, message: Pick<HeldMessage, 'properties' | 'content'>): void {
+export function recordDeadLetterEvent(history: DlqHistory | undefined, kind: JobEventKind, queue: string, message: Pick<HeldMessage, 'properties' | 'content'>, atMs = Date.now()): void {
   if (history === undefined) return;
   const id: unknown = message.properties.messageId;
   const type: unknown = message.properties.type;
@@ -34,6 +34,6 @@ export function recordDeadLetterEvent(history: DlqHistory | undefined, kind: Job
     kind,
     consumer: history.consumer,
     queue,
-    atMs: Date.now(),
+    atMs,
   });
 }

@@ -205,6 +205,8 @@ class ReplayPass {
 
   private async republishThenAck(message: HeldMessage, view: DeadLetterView): Promise<void> {
     const { target } = this.options.route;
+    // The event's time is the publish: the consumer may take the copy before the confirm is back.
+    const sentAt = this.options.history === undefined ? 0 : Date.now();
     const outcome: PublishOutcome = await this.publisherOf().publish({
       exchange: target.exchange,
       routingKey: target.routingKey,
@@ -224,7 +226,7 @@ class ReplayPass {
       return;
     }
     this.summary.replayed++;
-    recordDeadLetterEvent(this.options.history, 'replayed', this.queue, message);
+    recordDeadLetterEvent(this.options.history, 'replayed', this.queue, message, sentAt);
     if (this.summary.replayed % 100 === 0) this.report();
   }
 

@@ -23,8 +23,12 @@ export function acceptedRecord(message: OutgoingMessage, options: { acceptedAtMs
   };
 }
 
-/** Records a confirmed job; a no-op without a recorder. */
-export function recordAccepted(recorder: HistoryRecorder | undefined, message: OutgoingMessage, submittedBy?: string): void {
+/**
+ * Records a confirmed job; a no-op without a recorder. `publishedAt` is
+ * when it was published (its `x-warren-first-seen-at`), not when the
+ * confirm came back: a consumer may start on it before that.
+ */
+export function recordAccepted(recorder: HistoryRecorder | undefined, message: OutgoingMessage, publishedAt: Date, submittedBy?: string): void {
   if (recorder === undefined) return;
-  recorder.jobAccepted(acceptedRecord(message, { acceptedAtMs: Date.now(), recordPayload: recorder.recordPayload, payloadMaxBytes: recorder.payloadMaxBytes, submittedBy }));
+  recorder.jobAccepted(acceptedRecord(message, { acceptedAtMs: publishedAt.getTime(), recordPayload: recorder.recordPayload, payloadMaxBytes: recorder.payloadMaxBytes, submittedBy }));
 }

@@ -131,7 +131,7 @@ export function historySql(schemaName: string): HistorySql {
       JOIN pg_class c ON c.oid = i.inhrelid
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace n ON n.oid = p.relnamespace
-      WHERE n.nspname = $1 AND p.relname IN ('jobs', 'attempts', 'events')`,
+      WHERE n.nspname = $1 AND c.relkind = 'r' AND p.relname IN ('jobs', 'attempts', 'events')`,
     // One statement per table and batch: each column is one array parameter.
     insert: {
       jobs: `INSERT INTO ${q('jobs')} (id, job_type, accepted_at, correlation_id, payload_size, payload, trace_id, submitted_by)
