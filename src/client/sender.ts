@@ -5,6 +5,8 @@ import { orderingKeyOf, type JobType } from './job-types.ts';
 import { Semaphore } from '../worker/semaphore.ts';
 import { recordAccepted } from '../history/accepted.ts';
 import type { HistoryRecorder } from '../history/recorder.ts';
+import { amqpHeaderGetter, type HeaderCarrier } from '../tracing/carrier.ts';
+import { continueFrom, publishTraced } from '../tracing/spans.ts';
 import { PrecedingJobFailedError, UnknownJobTypeError } from './errors.ts';
 import { checkHeaders, checkToken, prepareJob, type JobHeaderValue } from './prepare.ts';
 import type { EnqueuedJob, EnqueueManyItem, EnqueueManyOptions, EnqueueManyResult, EnqueueOptions } from './types.ts';
@@ -41,6 +43,7 @@ export class JobSender {
   private readonly window: number;
   private readonly now: () => Date;
   private readonly history: HistoryRecorder | undefined;
+  private readonly publish: (message: OutgoingMessage) => Promise<void>;
 
   constructor(
     readonly jobTypes: ReadonlyMap<string, JobType>,
@@ -50,6 +53,7 @@ export class JobSender {
     this.window = options.batchWindow ?? 1_000;
     this.now = options.now ?? (() => new Date());
     this.history = options.history;
+    this.publish = (message) => this.publisher.publish(message);
   }
 
   /** The job type, or `UnknownJobTypeError`. */
@@ -67,7 +71,11 @@ export class JobSender {
     const id = key ?? randomUUID();
     const now = this.now();
     const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now });
-    await this.publisher.publish(message);
+    // One PRODUCER span per job, child of the caller's active span (or of a
+    // `traceparent` the caller put in `headers`); its context goes into the
+    // message headers. A no-op without an OpenTelemetry SDK.
+    await publishTraced(this.publish, message, continueFrom(message.options.headers as HeaderCarrier, amqpHeaderGetter));
+    // After the publish: the history keeps the trace id of the traceparent just written.
     recordAccepted(this.history, message, now, context?.submittedBy);
     return { id, jobType: jobType.type, routingKey: jobType.routingKey };
   }
@@ -96,6 +104,7 @@ export class JobSender {
     if (unavailable !== undefined) throw unavailable;
 
     const now = this.now();
+    const parent = continueFrom((headers ?? NO_HEADERS) as HeaderCarrier, amqpHeaderGetter);
     const window = new Semaphore(Math.max(1, Math.min(this.window, payloads.length)));
     /** The last item seen for each ordering key: whether it was accepted, once known. */
     const lastOfKey = new Map<string, { index: number; accepted: Promise<boolean> }>();
@@ -118,7 +127,7 @@ export class JobSender {
         }
         const ready = message;
         try {
-          await window.run(() => this.publisher.publish(ready));
+          await window.run(() => publishTraced(this.publish, ready, parent));
           recordAccepted(this.history, ready, now, context?.submittedBy);
           return { index, id: ready.options.messageId, ok: true };
         } catch (error) {
@@ -142,6 +151,8 @@ export class JobSender {
     return batchKey === undefined ? randomUUID() : batchItemId(batchKey, index);
   }
 }
+
+const NO_HEADERS: Readonly<Record<string, JobHeaderValue>> = Object.freeze({});
 
 /** The ordering key when the payload has a usable one, else `undefined` (never throws). */
 function orderingKeyOrUndefined(jobType: JobType, payload: unknown): string | undefined {

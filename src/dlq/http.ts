@@ -1,3 +1,4 @@
+import { context as otelContext } from '@opentelemetry/api';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { BrokerUnavailableError } from '../errors.ts';
@@ -10,6 +11,8 @@ import { MAX_FILTER_CHARS, MAX_FILTERS, parseSelection, type Selection } from '.
 import { listDeadLetters } from './inspect.ts';
 import { purgeDeadLetters } from './purge.ts';
 import { replayDeadLetters } from './replay.ts';
+import { httpHeaderGetter } from '../tracing/carrier.ts';
+import { continueFrom } from '../tracing/spans.ts';
 import { replayRouteFor } from './replay-target.ts';
 import { withDeadLetterQueue, type DlqContext } from './service.ts';
 import { parseRate } from './target.ts';
@@ -121,7 +124,8 @@ export function dlqRouter(options: DlqRouterOptions): Router {
     if (!body.success) throw invalid(body.error);
     const { queue } = req.params;
     const input = body.data;
-    const summary = await exclusive(busy, queue, (signal) => {
+    // Each replayed job's span is a child of the caller's trace when the request carries one.
+    const summary = await otelContext.with(continueFrom(req.headers, httpHeaderGetter), () => exclusive(busy, queue, (signal) => {
       const selection = selectionOf(input);
       const ratePerSecond = parseRate(input.rate);
       const route = replayRouteFor(context.plan, queue, { to: input.to, force: input.force });
@@ -138,7 +142,7 @@ export function dlqRouter(options: DlqRouterOptions): Router {
           ...(ratePerSecond !== undefined && { ratePerSecond }),
         }),
       );
-    }, res);
+    }, res));
     res.json(summary);
   });
 

@@ -2,6 +2,7 @@ import type { Options } from 'amqplib';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { redactText } from '../broker/urls.ts';
 import { replayHeaders } from '../message/headers.ts';
+import { endSpan, startReplaySpan } from '../tracing/spans.ts';
 import { jobIdOf } from '../worker/steps/settle.ts';
 import { DEFAULT_PAGE_SIZE, type Page } from './bounds.ts';
 import type { DlqBroker, DlqChannel, HeldMessage } from './broker.ts';
@@ -207,12 +208,15 @@ class ReplayPass {
     const { target } = this.options.route;
     // The event's time is the publish: the consumer may take the copy before the confirm is back.
     const sentAt = this.options.history === undefined ? 0 : Date.now();
-    const outcome: PublishOutcome = await this.publisherOf().publish({
+    const republished: OutgoingMessage = {
       exchange: target.exchange,
       routingKey: target.routingKey,
       content: message.content,
       options: republishOptions(message),
-    });
+    };
+    const span = startReplaySpan(republished, { queue: this.queue, deadLetterHeaders: message.properties.headers as Record<string, unknown> | undefined });
+    const outcome: PublishOutcome = await this.publisherOf().publish(republished);
+    endSpan(span, outcome.ok ? undefined : new Error(outcome.reason));
     if (!outcome.ok) {
       addFailure(this.summary, view.id, outcome.reason);
       if (outcome.channelLost) this.needsRecovery = true;

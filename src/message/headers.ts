@@ -30,6 +30,12 @@ export const HEADERS = {
    * the trouble began, not when the attempts ran out.
    */
   firstFailedAt: 'x-warren-first-failed-at',
+  /**
+   * The span of the attempt that failed (`traceparent` format), on a retry
+   * copy and a dead letter: the next attempt's span, or the replay's, links
+   * to it. Set only when a trace is active (src/tracing/).
+   */
+  previousSpan: 'x-warren-previous-span',
 } as const;
 
 export type DeadLetterReason = 'malformed' | 'invalid-payload' | 'non-retryable' | 'attempts-exhausted' | 'timeout';
@@ -112,7 +118,7 @@ export function deadLetterHeaders(headers: Headers | undefined, failure: Failure
   };
 }
 
-/** Headers of a job replayed from a DLQ: failure context removed, attempt reset, replay counted. */
+/** Headers of a job replayed from a DLQ: failure context (and the failed attempt's span) removed, attempt reset, replay counted. */
 export function replayHeaders(headers: Headers | undefined): Headers {
   const base = stripBrokerHeaders(headers);
   for (const key of [
@@ -124,6 +130,8 @@ export function replayHeaders(headers: Headers | undefined): Headers {
     HEADERS.worker,
     HEADERS.consumer,
     HEADERS.failedAt,
+    // The replay's span links to the failed attempt; the new first attempt starts afresh.
+    HEADERS.previousSpan,
   ]) {
     delete base[key];
   }

@@ -58,6 +58,8 @@ export const QueueList = z.object({
       publishRate: z.number().nullable(),
       ackRate: z.number().nullable(),
       deliverRate: z.number().nullable(),
+      /** Seconds since the epoch: the `timestamp` of the message at the head (classic queues; null when the broker does not tell). */
+      headMessageTimestamp: z.number().int().nullable(),
     }),
   ),
 });

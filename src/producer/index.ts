@@ -15,6 +15,7 @@ import { listenFailure, MissingApiTokensError } from './errors.ts';
 import { buildJobTypes } from '../client/job-types.ts';
 import { createMetrics } from './metrics.ts';
 import { resolveHistory } from '../history/index.ts';
+import { queueLag } from './queue-lag.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
 export type { ProducerOptions } from './options.ts';
@@ -60,18 +61,20 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   connection.on('state', (state, reason) => logger.info({ broker: state, reason }, 'broker connection state'));
   connection.on('connectFailed', (reason) => logger.warn({ reason }, 'broker connection failed'));
   const publisher = new ConfirmPublisher(connection, input.publisher);
-  const metrics = createMetrics(connection, publisher);
+  const management = new ManagementClient(managementUrl);
+  const vhost = targetVhost(plan, amqpUrls);
+  const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) });
   const history = resolveHistory(input.history, { logger, registry: metrics.registry });
   const app = createApp({
     plan,
     jobTypes: buildJobTypes(plan.jobs),
     connection,
     publisher,
-    management: new ManagementClient(managementUrl),
+    management,
     metrics,
     logger,
     tokens,
-    vhost: targetVhost(plan, amqpUrls),
+    vhost,
     amqpUrls,
     managementUrl,
     bodyLimit: input.bodyLimit ?? config.bodyLimit ?? PRODUCER_DEFAULTS.bodyLimit,

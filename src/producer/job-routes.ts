@@ -1,3 +1,4 @@
+import { context } from '@opentelemetry/api';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { InvalidJobOptionError, InvalidJobPayloadError, PrecedingJobFailedError, UnknownJobTypeError } from '../client/errors.ts';
@@ -10,6 +11,8 @@ import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import type { Caller } from './auth.ts';
 import type { SendContext } from '../client/sender.ts';
+import { httpHeaderGetter } from '../tracing/carrier.ts';
+import { continueFrom } from '../tracing/spans.ts';
 
 /**
  * `POST /v1/jobs/:jobType` and `POST /v1/jobs/:jobType/batch`: a thin HTTP
@@ -56,7 +59,7 @@ function findJobType(sender: JobSender): RequestHandler {
 function enqueueOne(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
-    const job = await options.sender.enqueue(jobType.type, req.body, idsOf(req), senderOf(res)).catch((error: unknown) => {
+    const job = await context.with(traceOf(req), () => options.sender.enqueue(jobType.type, req.body, idsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     res.status(202).json(job);
@@ -76,7 +79,7 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
         items: items.length,
       });
     }
-    const batch = await options.sender.enqueueMany(jobType.type, items, idsOf(req), senderOf(res)).catch((error: unknown) => {
+    const batch = await context.with(traceOf(req), () => options.sender.enqueueMany(jobType.type, items, idsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     const results = batch.results.map((item): BatchItemResult => {
@@ -91,6 +94,15 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
 /** The caller's token fingerprint, kept in the job history so that an enqueue token can read back its own jobs. */
 function senderOf(res: Response): SendContext {
   return { submittedBy: (res.locals.caller as Caller | undefined)?.token };
+}
+
+/**
+ * The trace the request belongs to: the active span of the user's HTTP
+ * instrumentation when there is one, else the request's own `traceparent`
+ * (W3C), so a client's trace goes on through the publish to every consumer.
+ */
+function traceOf(req: Request) {
+  return continueFrom(req.headers, httpHeaderGetter);
 }
 
 /** `Idempotency-Key` and `X-Correlation-Id`, as sent: the sender checks them. */

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerConnection } from '../broker/connection.ts';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { registerLagMetrics, type LagPollOptions } from './lag-metrics.ts';
+import type { QueueLag } from './queue-lag.ts';
 
 export interface ProducerMetrics {
   registry: Registry;
@@ -13,7 +16,13 @@ export interface ProducerMetrics {
  * live in one process, e.g. in tests). Gauges read the broker state when
  * scraped, so the hot path only bumps a counter and observes a histogram.
  */
-export function createMetrics(connection: BrokerConnection, publisher: ConfirmPublisher): ProducerMetrics {
+export interface LagSource extends LagPollOptions {
+  plan: Pick<TopologyPlan, 'consumers'>;
+  /** The topology's queues as the management API sees them (`queueLag`). */
+  read: () => Promise<QueueLag[]>;
+}
+
+export function createMetrics(connection: BrokerConnection, publisher: ConfirmPublisher, lag?: LagSource): ProducerMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: 'warren_http_requests_total',
@@ -52,5 +61,7 @@ export function createMetrics(connection: BrokerConnection, publisher: ConfirmPu
       this.set(connection.state.blocked === undefined ? 0 : 1);
     },
   });
+  // Consumer lag per consumer, from the management API (lag-metrics.ts).
+  if (lag !== undefined) registerLagMetrics(registry, lag.plan, lag.read, lag);
   return { registry, requests, publishSeconds };
 }

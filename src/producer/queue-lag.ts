@@ -13,6 +13,13 @@ export interface QueueLag {
   publishRate: number | null;
   ackRate: number | null;
   deliverRate: number | null;
+  /**
+   * The `timestamp` property (seconds) of the message at the head of the
+   * queue, as the management API reports it: classic queues only on
+   * RabbitMQ 3.10 (quorum queues do not report it), and only when the head
+   * message has a timestamp (warren's jobs do). `null` when not told.
+   */
+  headMessageTimestamp: number | null;
 }
 
 interface ManagementQueue {
@@ -20,6 +27,7 @@ interface ManagementQueue {
   messages_ready?: number;
   messages_unacknowledged?: number;
   consumers?: number;
+  head_message_timestamp?: number | null;
   message_stats?: {
     publish_details?: { rate?: number };
     ack_details?: { rate?: number };
@@ -27,7 +35,7 @@ interface ManagementQueue {
   };
 }
 
-const COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers,message_stats';
+const COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers,message_stats,head_message_timestamp';
 
 /** Reads every queue of the vhost in one management call and keeps the topology's, in plan order. */
 export async function queueLag(management: ManagementClient, plan: TopologyPlan, vhost: string): Promise<QueueLag[]> {
@@ -48,5 +56,6 @@ export function toLag(name: string, queue: ManagementQueue | undefined): QueueLa
     publishRate: stats?.publish_details?.rate ?? null,
     ackRate: stats?.ack_details?.rate ?? null,
     deliverRate: stats?.deliver_get_details?.rate ?? null,
+    headMessageTimestamp: typeof queue?.head_message_timestamp === 'number' ? queue.head_message_timestamp : null,
   };
 }

@@ -25,6 +25,7 @@ import { BatchHandler } from './steps/handle-batch.ts';
 import { retryInPlaceStep } from './steps/retry-in-place.ts';
 import { jobIdOf, settleStep } from './steps/settle.ts';
 import { stopGateStep } from './steps/stop-gate.ts';
+import { traceStep } from './steps/trace.ts';
 import { validateStep } from './steps/validate.ts';
 
 export interface ConsumerRuntimeDeps {
@@ -131,7 +132,7 @@ export class ConsumerRuntime {
     const settle = settleStep({ plan, publisher, workerId, isRetryable: settings.isRetryable });
     const dedupe = dedupeStep({ store, consumer: plan.name, leaseMs: settings.leaseMs, pollMs: this.deps.claimPollMs, signal: this.stopping.signal });
     const handle = handleStep({ definition, timeoutMs: settings.timeoutMs, hardStop: this.hardStop.signal });
-    const steps = [settle, stopGateStep(this.stopping.signal), decodeStep, validateStep({ jobTypes: this.deps.jobTypes, schema: definition.schema })];
+    const steps = [traceStep({ consumer: plan.name }), settle, stopGateStep(this.stopping.signal), decodeStep, validateStep({ jobTypes: this.deps.jobTypes, schema: definition.schema })];
     if (this.ordered) {
       steps.push(
         retryInPlaceStep({
@@ -140,6 +141,11 @@ export class ConsumerRuntime {
           signal: this.stopping.signal,
           onRetry: (ctx, error, delayMs) => {
             metrics.retried.inc({ consumer: plan.name });
+            // The job never leaves this worker: the failed attempt is an exception event of the one span.
+            if (ctx.span?.isRecording()) {
+              ctx.span.recordException(error instanceof Error ? error : new Error(String(error)));
+              ctx.span.addEvent('warren.retry_in_place', { 'warren.attempt': ctx.attempt, 'warren.retry.delay_ms': delayMs });
+            }
             ctx.logger.info({ outcome: 'retry-in-place', delayMs, err: error }, 'job failed; retrying in place');
             if (this.deps.history !== undefined) {
               const now = Date.now();
@@ -244,6 +250,7 @@ export class ConsumerRuntime {
       content: message.content,
       exchange: message.fields.exchange,
       routingKey: message.fields.routingKey,
+      queue: delivery.queue,
       redelivered: message.fields.redelivered,
       properties: { ...message.properties, headers },
       ack: () => delivery.ack(),

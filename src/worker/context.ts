@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import type { IdempotencyTransaction } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
@@ -8,6 +9,8 @@ export interface IncomingDelivery {
   content: Buffer;
   exchange: string;
   routingKey: string;
+  /** The queue it was consumed from (a sharded consumer has several). */
+  queue?: string | undefined;
   redelivered: boolean;
   properties: {
     messageId?: string | undefined;
@@ -53,6 +56,8 @@ export interface JobState {
   /** Wall-clock start of the current attempt (epoch ms); set only when the job history is on. */
   attemptStartedAt?: number | undefined;
   logger: Logger;
+  /** Set by the trace step when a trace is active: this delivery's CONSUMER span. */
+  span?: Span | undefined;
 }
 
 /**

@@ -118,10 +118,4 @@ describe('job history with tracing', () => {
     expect(job.traceId).toBe(span.spanContext().traceId);
     expect(job.consumers[0]?.attempts.every((a) => a.traceId === span.spanContext().traceId)).toBe(true);
   });
-
-  it('stores no trace id for a job sent without a trace', async () => {
-    const enqueued = await client.enqueue('order.created', order('untraced'));
-    const job = await historyOf(enqueued.id);
-    expect(job.traceId).toBeNull();
-  });
 });

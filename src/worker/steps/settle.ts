@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Options } from 'amqplib';
-import { deadLetterHeaders, retryHeaders, type DeadLetterReason, type Headers } from '../../message/headers.ts';
+import { deadLetterHeaders, HEADERS, retryHeaders, type DeadLetterReason, type Headers } from '../../message/headers.ts';
+import { previousSpanValue } from '../../tracing/spans.ts';
 import type { ConsumerPlan } from '../../topology/plan.ts';
 import type { Step } from '../pipeline.ts';
 import type { CopyPublisher, IncomingDelivery, JobState } from '../context.ts';
@@ -50,7 +51,7 @@ async function settleFailure(ctx: JobState, error: unknown, options: SettleOptio
         exchange: '',
         routingKey: decision.queue,
         content: ctx.delivery.content,
-        options: copyOptions(ctx.delivery, retryHeaders(ctx.headers, decision.nextAttempt, ctx.firstFailedAt)),
+        options: copyOptions(ctx.delivery, withPreviousSpan(retryHeaders(ctx.headers, decision.nextAttempt, ctx.firstFailedAt), ctx)),
       });
       return ctx.delivery.ack() ? 'retried' : 'unsettled';
     }
@@ -60,7 +61,7 @@ async function settleFailure(ctx: JobState, error: unknown, options: SettleOptio
       exchange: options.plan.deadLetter.exchange,
       routingKey: ctx.delivery.routingKey,
       content: ctx.delivery.content,
-      options: copyOptions(ctx.delivery, deadLetterHeaders(ctx.headers, failureOf(ctx, error, finalReason, options, now))),
+      options: copyOptions(ctx.delivery, withPreviousSpan(deadLetterHeaders(ctx.headers, failureOf(ctx, error, finalReason, options, now)), ctx)),
     });
     return ctx.delivery.ack() ? 'dead-lettered' : 'unsettled';
   } catch (publishError) {
@@ -71,6 +72,17 @@ async function settleFailure(ctx: JobState, error: unknown, options: SettleOptio
     ctx.delivery.nack(true);
     return 'released';
   }
+}
+
+/**
+ * A copy keeps the job's `traceparent` (the publish span: every attempt is
+ * its child) and names the span of the attempt that failed, for the next
+ * attempt's span (or a replay's) to link to.
+ */
+function withPreviousSpan(headers: Headers, ctx: JobState): Headers {
+  const previous = previousSpanValue(ctx.span);
+  if (previous !== undefined) headers[HEADERS.previousSpan] = previous;
+  return headers;
 }
 
 function failureOf(ctx: JobState, error: unknown, reason: DeadLetterReason, options: SettleOptions, now: Date) {
