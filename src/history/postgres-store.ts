@@ -70,7 +70,7 @@ export class PostgresHistoryStore implements HistorySink {
 
   /** Tables, partitions from yesterday to `aheadDays` ahead, and partitions past the retention dropped. Returns the dropped ones. */
   async maintain(nowMs: number): Promise<string[]> {
-    const client = await this.pool.connect();
+    const { client, release } = await this.checkout();
     try {
       await client.query('BEGIN');
       await client.query(this.sql.lock, [`warren_history:${this.sql.schema}`]);
@@ -89,7 +89,7 @@ export class PostgresHistoryStore implements HistorySink {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      release(false);
     }
   }
 
@@ -129,7 +129,7 @@ export class PostgresHistoryStore implements HistorySink {
 
   private async insert(rows: readonly HistoryRow[]): Promise<void> {
     const columns = columnsOf(rows);
-    const client = await this.pool.connect();
+    const { client, release } = await this.checkout();
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -144,8 +144,30 @@ export class PostgresHistoryStore implements HistorySink {
       });
       throw error;
     } finally {
-      client.release(broken);
+      release(broken);
     }
+  }
+
+  /**
+   * A pool client with an error listener for as long as it is checked out:
+   * a database stopped under a running query makes the client emit 'error',
+   * which without a listener would crash the process being recorded.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; release: (destroy: boolean) => void }> {
+    const client = await this.pool.connect();
+    let lost = false;
+    const onError = (error: Error): void => {
+      lost = true;
+      this.options.logger.debug({ reason: redactText(error.message) }, 'history: connection lost during a write');
+    };
+    client.on('error', onError);
+    return {
+      client,
+      release: (destroy) => {
+        client.off('error', onError);
+        client.release(destroy || lost);
+      },
+    };
   }
 
   /**
