@@ -22,7 +22,7 @@ export function columnsOf(rows: readonly HistoryRow[]): ColumnArrays {
     jobs: jobs.length === 0 ? undefined : columns(jobs, [
       (r) => clean(r.id),
       (r) => clean(r.jobType),
-      (r) => iso(r.acceptedAtMs),
+      (r) => r.acceptedAtMs,
       (r) => cleanOrNull(r.correlationId),
       (r) => r.payloadSize,
       (r) => r.payload,
@@ -34,8 +34,8 @@ export function columnsOf(rows: readonly HistoryRow[]): ColumnArrays {
       (r) => cleanOrNull(r.jobType),
       (r) => clean(r.consumer),
       (r) => r.attempt,
-      (r) => iso(r.startedAtMs),
-      (r) => iso(r.finishedAtMs),
+      (r) => r.startedAtMs,
+      (r) => r.finishedAtMs,
       (r) => r.outcome,
       (r) => cleanOrNull(r.deadLetterReason),
       (r) => cleanOrNull(r.errorClass),
@@ -49,17 +49,13 @@ export function columnsOf(rows: readonly HistoryRow[]): ColumnArrays {
       (r) => r.kind,
       (r) => cleanOrNull(r.consumer),
       (r) => clean(r.queue),
-      (r) => iso(r.atMs),
+      (r) => r.atMs,
     ]),
   };
 }
 
 function columns<T>(rows: readonly T[], getters: ReadonlyArray<(row: T) => unknown>): unknown[][] {
   return getters.map((get) => rows.map(get));
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 function clean(text: string): string {

@@ -154,9 +154,9 @@ describe('columnsOf', () => {
     expect(columns.jobs).toBeUndefined();
     expect(columns.attempts).toHaveLength(12);
     expect(columns.attempts?.[3]).toEqual([1, 2]);
-    expect(columns.attempts?.[4]).toEqual(['2026-11-30T10:00:00.000Z', '2026-11-30T10:00:00.000Z']);
+    expect(columns.attempts?.[4]).toEqual([Date.UTC(2026, 10, 30, 10), Date.UTC(2026, 10, 30, 10)]);
     expect(columns.attempts?.[9]).toEqual(['boom!', null]);
-    expect(columns.events?.[5]).toEqual(['1970-01-01T00:00:00.000Z']);
+    expect(columns.events?.[5]).toEqual([0]);
   });
 
   it('bounds error messages', () => {
