@@ -61,7 +61,7 @@ export async function benchHistory(options: HistoryBenchOptions = {}): Promise<B
           await fillJobs(url, { count, runId: `${runId}-on-${prefetch}-${run}` });
           const history = openHistory({ url: DATABASE_URL, schema }, { logger });
           try {
-            await history.store.ready();
+            await history.ready();
             on.push(await consume(url, plan, count, history));
           } finally {
             await history.close();

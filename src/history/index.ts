@@ -33,7 +33,8 @@ export interface JobHistoryHandle {
   readonly recorder: HistoryRecorder;
   readonly reader: HistoryReader;
   readonly writer: HistoryWriter;
-  readonly store: PostgresHistoryStore;
+  /** Creates the schema and the partitions now (they are otherwise made by the first write); rejects while the database is unreachable. */
+  ready(): Promise<void>;
   /** Writes what is queued (up to `timeoutMs`), counts the rest as dropped, closes the pool. Safe to call twice. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -58,7 +59,7 @@ export function openHistory(options: HistoryOptions, context: { logger: Logger; 
     recorder,
     reader: new HistoryReader(store),
     writer,
-    store,
+    ready: () => store.ready(),
     close: (timeoutMs) => {
       closing ??= (async () => {
         await writer.close(timeoutMs);
@@ -106,7 +107,7 @@ export function resolveHistory(setting: HistorySetting, context: { logger: Logge
   if (options === undefined) return undefined;
   const handle = openHistory(options, context);
   // Early word if the database is not there; nothing waits on it.
-  handle.store.ready().catch((error: unknown) => context.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'history: database not ready yet; rows are kept in memory and retried'));
+  handle.ready().catch((error: unknown) => context.logger.warn({ reason: error instanceof Error ? error.message : String(error) }, 'history: database not ready yet; rows are kept in memory and retried'));
   return { handle, owned: true };
 }
 
@@ -116,5 +117,4 @@ export type { HistoryRecorder } from './recorder.ts';
 export type { JobHistory, ConsumerTimeline, AttemptView, JobEventView } from './timeline.ts';
 export { consumerState, CONSUMER_STATES, type ConsumerState } from './state.ts';
 export { traceIdOf, traceIdOfHeaders } from './trace-id.ts';
-export { PostgresHistoryStore } from './postgres-store.ts';
 export type { AttemptOutcome, AttemptRecord, JobAcceptedRecord, JobEventRecord, JobEventKind } from './records.ts';

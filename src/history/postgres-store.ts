@@ -34,7 +34,7 @@ const UNDEFINED_TABLE = '42P01';
  */
 export class PostgresHistoryStore implements HistorySink {
   readonly sql: HistorySql;
-  readonly pool: pg.Pool;
+  private readonly pool: pg.Pool;
   private readying: Promise<void> | undefined;
   /** The UTC day whose partitions were last ensured. */
   private maintainedDay = 0;
@@ -113,9 +113,9 @@ export class PostgresHistoryStore implements HistorySink {
   }
 
   /** Runs a read query; a history that was never written reads as empty. */
-  async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
+  async query<R>(text: string, values: unknown[]): Promise<R[]> {
     try {
-      return (await this.pool.query<R>(text, values)).rows;
+      return (await this.pool.query(text, values)).rows as R[];
     } catch (error) {
       if (pgCode(error) === UNDEFINED_TABLE) return [];
       throw error;
