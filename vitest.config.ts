@@ -1,9 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
-// Three groups, run in order: pure unit tests; integration tests, in
-// parallel, each in a vhost of its own on the shared broker; then the tests
-// that stop brokers or raise alarms, one file at a time, each on a private
-// RabbitMQ node so they never disturb anything else.
+// Four groups, run in order: pure unit tests; integration tests, each in a
+// vhost of its own on the shared broker; then the tests that stop brokers,
+// kill nodes or raise alarms, each on a private RabbitMQ node (or Redis, or
+// PostgreSQL) of its own so they never disturb anything else; last the two
+// chaos runs, one at a time because each keeps both cores busy.
+//
+// Most integration and disruptive test time is spent waiting on brokers,
+// child processes and timers, not on CPU, so those groups run more files at
+// once than the machine has cores.
+const CHAOS = ['test/disruptive/chaos-ci.test.ts', 'test/disruptive/chaos-cluster.test.ts'];
+
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
@@ -16,17 +23,22 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], sequence: { groupOrder: 1 } },
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], maxWorkers: 3, sequence: { groupOrder: 1 } },
       },
       {
         extends: true,
         test: {
           name: 'disruptive',
           include: ['test/disruptive/**/*.test.ts'],
-          fileParallelism: false,
+          exclude: CHAOS,
+          maxWorkers: 2,
           sequence: { groupOrder: 2 },
           testTimeout: 180_000,
         },
+      },
+      {
+        extends: true,
+        test: { name: 'chaos', include: CHAOS, fileParallelism: false, sequence: { groupOrder: 3 }, testTimeout: 180_000 },
       },
     ],
   },

@@ -8,14 +8,14 @@
  *   AMQP_URL=amqp://guest:guest@127.0.0.1:5672 node --import tsx bench/dlq-replay.ts [N]
  */
 import { connect, type ChannelModel } from 'amqplib';
-import { encodeVhost, ManagementClient } from '../src/broker/management.ts';
-import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, withVhost } from '../src/broker/urls.ts';
+import { DEFAULT_AMQP_URL, parseAmqpUrls } from '../src/broker/urls.ts';
 import { DlqBroker } from '../src/dlq/broker.ts';
 import { ReplayPublisher } from '../src/dlq/replay-publisher.ts';
 import { replayRouteFor } from '../src/dlq/replay-target.ts';
 import { parseSelection } from '../src/dlq/filter.ts';
 import { replayDeadLetters } from '../src/dlq/replay.ts';
 import { deadLetterHeaders, jobHeaders, replayHeaders } from '../src/message/headers.ts';
+import { inBenchVhost } from './lib/vhost.ts';
 
 export interface BenchRow {
   name: string;
@@ -31,9 +31,8 @@ const TARGET = 'bench.work';
 
 export async function benchDlqReplay(messages = 50_000): Promise<BenchRow[]> {
   const amqpUrl = parseAmqpUrls(process.env.AMQP_URL ?? DEFAULT_AMQP_URL)[0] ?? DEFAULT_AMQP_URL;
-  const management = new ManagementClient(process.env.RABBITMQ_MANAGEMENT_URL ?? DEFAULT_MANAGEMENT_URL);
-  const raw = await inVhost(management, amqpUrl, messages, rawLoop);
-  const warren = await inVhost(management, amqpUrl, messages, async (url) => {
+  const raw = await inVhost(amqpUrl, messages, rawLoop);
+  const warren = await inVhost(amqpUrl, messages, async (url) => {
     const broker = await DlqBroker.open([url]);
     try {
       // The bench's DLQ belongs to no topology: an explicit target, as `--to bench.work --force` gives.
@@ -48,27 +47,24 @@ export async function benchDlqReplay(messages = 50_000): Promise<BenchRow[]> {
   return [row('raw amqplib get+publish+confirm+ack', raw), row('warren dlq replay', warren)];
 }
 
-/** Fresh vhost with `messages` dead letters; returns the seconds `run` took; always deletes the vhost. */
-async function inVhost(management: ManagementClient, amqpUrl: string, messages: number, run: (url: string) => Promise<void>): Promise<number> {
-  const vhost = `warren-bench-dlq-${Date.now().toString(36)}`;
-  await management.put(`/vhosts/${encodeVhost(vhost)}`, {});
-  const user = new URL(amqpUrl).username || 'guest';
-  await management.put(`/permissions/${encodeVhost(vhost)}/${encodeURIComponent(user)}`, { configure: '.*', write: '.*', read: '.*' });
-  const url = withVhost(amqpUrl, vhost);
-  try {
-    const connection = await connect(url);
-    await fill(connection, messages);
-    const started = process.hrtime.bigint();
-    await run(url);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const channel = await connection.createChannel();
-    const moved = (await channel.checkQueue(TARGET)).messageCount;
-    await connection.close();
-    if (moved !== messages) throw new Error(`${moved} of ${messages} messages reached ${TARGET}`);
-    return seconds;
-  } finally {
-    await management.delete(`/vhosts/${encodeVhost(vhost)}`);
-  }
+/** Fresh vhost with `messages` dead letters; returns the seconds `run` took; always deletes the vhost (on Ctrl-C too). */
+async function inVhost(amqpUrl: string, messages: number, run: (url: string) => Promise<void>): Promise<number> {
+  return inBenchVhost(
+    'dlq',
+    async ({ url }) => {
+      const connection = await connect(url);
+      await fill(connection, messages);
+      const started = process.hrtime.bigint();
+      await run(url);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const channel = await connection.createChannel();
+      const moved = (await channel.checkQueue(TARGET)).messageCount;
+      await connection.close();
+      if (moved !== messages) throw new Error(`${moved} of ${messages} messages reached ${TARGET}`);
+      return seconds;
+    },
+    amqpUrl,
+  );
 }
 
 async function fill(connection: ChannelModel, messages: number): Promise<void> {

@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { connect, type Options } from 'amqplib';
 import { jobHeaders } from '../src/message/headers.ts';
 import autocannon from 'autocannon';
-import { encodeVhost, ManagementClient } from '../src/broker/management.ts';
-import { parseAmqpUrls, withVhost } from '../src/broker/urls.ts';
 import { declarePlanAt } from '../src/topology/declare.ts';
 import { BENCH_EXCHANGE, BENCH_QUEUE, BENCH_ROUTING_KEY, benchPayload, benchPlan } from './http-plan.ts';
+import { trackChild } from './lib/cleanup.ts';
+import { rawConfirmedPublish } from './lib/raw-amqplib.ts';
+import { inBenchVhost } from './lib/vhost.ts';
 
 export interface BenchRow {
   name: string;
@@ -30,6 +31,8 @@ export interface BenchRow {
 
 export interface HttpBenchOptions {
   durationSeconds?: number;
+  /** Messages of each raw confirmed-publish baseline (default 20,000). */
+  publishCount?: number;
   connections?: number;
   batchSize?: number;
 }
@@ -38,18 +41,16 @@ export async function runHttpEnqueueBench(options: HttpBenchOptions = {}): Promi
   const duration = options.durationSeconds ?? 10;
   const connections = options.connections ?? 50;
   const batchSize = options.batchSize ?? 100;
-  const management = new ManagementClient();
-  const vhost = `warren-bench-http-${Date.now().toString(36)}`;
-  await management.put(`/vhosts/${encodeVhost(vhost)}`, {});
-  await management.put(`/permissions/${encodeVhost(vhost)}/guest`, { configure: '.*', write: '.*', read: '.*' });
-  const url = withVhost(parseAmqpUrls(process.env.AMQP_URL)[0] ?? '', vhost);
-  try {
+  const publishCount = options.publishCount ?? 20_000;
+  return inBenchVhost('http', async ({ url }) => {
     await declarePlanAt(url, benchPlan());
-    const raw = await rawConfirmedPublish(url, duration);
+    const target = { url, exchange: BENCH_EXCHANGE, routingKey: BENCH_ROUTING_KEY };
+    const content = Buffer.from(JSON.stringify(benchPayload(1)));
+    const raw = await rawConfirmedPublish(target, { count: publishCount, content, window: 1_000, properties: plainPersistent });
     await purge(url);
     // The same publishes carrying warren's message conventions: what the
     // broker itself pays for the headers, properties and mandatory flag.
-    const rawConventions = await rawConfirmedPublish(url, duration, withConventions);
+    const rawConventions = await rawConfirmedPublish(target, { count: publishCount, content, window: 1_000, properties: withConventions });
     await purge(url);
     const bare = await withServer('bare', url, (base) => load(base, JSON.stringify(benchPayload(1)), duration, connections));
     await purge(url);
@@ -64,9 +65,7 @@ export async function runHttpEnqueueBench(options: HttpBenchOptions = {}): Promi
       { name: 'warren POST /v1/jobs/{type}', ...single, jobsPerSecond: single.requestsPerSecond, ratio: single.requestsPerSecond / bare.requestsPerSecond, versus: 'bare req/s' },
       { name: `warren POST /v1/jobs/{type}/batch (${batchSize})`, ...batch, jobsPerSecond: batch.requestsPerSecond * batchSize, ratio: (batch.requestsPerSecond * batchSize) / raw, versus: 'raw msg/s' },
     ];
-  } finally {
-    await management.delete(`/vhosts/${encodeVhost(vhost)}`);
-  }
+  });
 }
 
 /** The properties and headers warren puts on every job (DESIGN.md's conventions). */
@@ -84,28 +83,6 @@ function withConventions(): Options.Publish {
 }
 
 const plainPersistent = (): Options.Publish => ({ persistent: true });
-
-/** Messages/s of ~512 B persistent publishes with a window of 1,000 unconfirmed. */
-async function rawConfirmedPublish(url: string, durationSeconds: number, properties = plainPersistent): Promise<number> {
-  const connection = await connect(url);
-  const channel = await connection.createConfirmChannel();
-  const content = Buffer.from(JSON.stringify(benchPayload(1)));
-  const deadline = Date.now() + durationSeconds * 1000;
-  let confirmed = 0;
-  const started = Date.now();
-  const lane = async () => {
-    while (Date.now() < deadline) {
-      await new Promise<void>((resolve, reject) =>
-        channel.publish(BENCH_EXCHANGE, BENCH_ROUTING_KEY, content, properties(), (error) => (error ? reject(error) : resolve())),
-      );
-      confirmed++;
-    }
-  };
-  await Promise.all(Array.from({ length: 1000 }, lane));
-  const rate = confirmed / ((Date.now() - started) / 1000);
-  await connection.close();
-  return rate;
-}
 
 async function purge(url: string): Promise<void> {
   const connection = await connect(url);
@@ -136,6 +113,7 @@ async function withServer<T>(mode: 'warren' | 'bare', amqpUrl: string, run: (bas
   const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof'] : []), '--import', 'tsx', script, mode, amqpUrl], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  trackChild(child);
   try {
     const base = await listeningUrl(child);
     return await run(`${base}/v1/jobs/bench.job`);

@@ -1,18 +1,22 @@
 /**
- * `npm run bench [-- --quick] [-- --only publish,consume,...]`: every
- * benchmark against the local broker (AMQP_URL, each part in a vhost of its
- * own, deleted afterwards), progress on stderr, ONE table on stdout with each
- * warren figure next to raw amqplib's from the same run, and the JSON in
- * bench/results/. Exit 1 when a part failed to run (missed targets are
- * reported in the table, not as a failure).
+ * `npm run bench [-- --quick] [-- --only publish,consume,...] [-- --no-peers]`:
+ * every benchmark against the local broker (AMQP_URL, each part in a vhost of
+ * its own, deleted afterwards and on Ctrl-C), progress on stderr, ONE table on
+ * stdout with each warren figure next to raw amqplib's and the peers' (Rascal,
+ * BullMQ on REDIS_URL) from the same run, and the JSON in bench/results/.
+ * Exit 1 when a part or a peer failed to run (missed targets are reported in
+ * the table, not as a failure).
  */
+import { createRequire } from 'node:module';
 import { ManagementClient } from '../src/broker/management.ts';
 import { DEFAULT_MANAGEMENT_URL, redactText } from '../src/broker/urls.ts';
 import { benchConsume } from './consume.ts';
 import { benchLatency } from './latency.ts';
+import { runPendingCleanups } from './lib/cleanup.ts';
 import { dlqRows, httpRows } from './lib/others.ts';
-import { formatTable, machineDescription, writeResults, type BenchRow } from './lib/table.ts';
+import { failedPeers, formatTable, machineDescription, writeResults, type BenchRow } from './lib/table.ts';
 import { progress } from './lib/vhost.ts';
+import { redisPersistence } from './peers/bullmq.ts';
 import { benchPublish } from './publish.ts';
 import { benchScaling } from './scaling.ts';
 
@@ -27,6 +31,8 @@ if (queueTypeArg !== undefined && queueTypeArg !== 'classic' && queueTypeArg !==
   process.exit(1);
 }
 const queueType = queueTypeArg;
+/** `--no-peers`: skip Rascal and BullMQ (their columns show "—"). */
+const peers = !process.argv.includes('--no-peers');
 
 interface Part {
   name: string;
@@ -34,7 +40,7 @@ interface Part {
 }
 
 const parts: Part[] = [
-  { name: 'publish', run: () => benchPublish({ count: quick ? 5_000 : 20_000, runs: quick ? 1 : 3 }) },
+  { name: 'publish', run: () => benchPublish({ count: quick ? 5_000 : 20_000, runs: quick ? 1 : 3, peers }) },
   {
     name: 'consume',
     run: () =>
@@ -43,13 +49,14 @@ const parts: Part[] = [
         count: (prefetch) => (prefetch === 1 ? (quick ? 500 : 2_000) : quick ? 2_000 : 10_000),
         batch: { prefetch: 500, size: 250, count: quick ? 5_000 : 20_000 },
         ...(queueType !== undefined && { queueType }),
+        peers,
       }),
   },
   {
     name: 'http',
     run: async () => {
       const { runHttpEnqueueBench } = await import('./http-enqueue.ts');
-      return httpRows(await runHttpEnqueueBench({ durationSeconds: quick ? 3 : 10 }));
+      return httpRows(await runHttpEnqueueBench({ durationSeconds: quick ? 3 : 10, publishCount: quick ? 5_000 : 20_000 }));
     },
   },
   { name: 'latency', run: () => benchLatency({ rates: [1_000, 5_000], durationMs: quick ? 2_000 : 6_000 }) },
@@ -86,10 +93,24 @@ for (const part of parts) {
     progress(`${part.name} FAILED: ${message}`);
   }
 }
+failures.push(...failedPeers(rows).map((row) => `peer ${row}`));
+// Whatever a part could not undo on its way out gets a second try.
+await runPendingCleanups(progress);
 const version = await brokerVersion();
 const machine = machineDescription(version);
-const file = writeResults('bench', rows, { quick, machine, failures, seconds: Math.round((Date.now() - started) / 1000) });
-process.stdout.write(`\nwarren vs raw amqplib — ${machine}${quick ? ' (--quick)' : ''}\n\n${formatTable(rows)}\n\n`);
-process.stdout.write(`ratio: warren/raw for rates, raw/warren for latencies and memory (higher is better); results: ${file}\n`);
+const peerSetup = peers ? { rascal: `Rascal ${packageVersion('rascal')}`, bullmq: `BullMQ ${packageVersion('bullmq')}, Redis ${await redisPersistence()}` } : undefined;
+const file = writeResults('bench', rows, { quick, machine, failures, seconds: Math.round((Date.now() - started) / 1000), ...(peerSetup && { peers: peerSetup }) });
+const peerLine = peerSetup ? `, ${peerSetup.rascal}, ${peerSetup.bullmq}` : '';
+process.stdout.write(`\nwarren vs raw amqplib${peerLine} — ${machine}${quick ? ' (--quick)' : ''}\n\n${formatTable(rows)}\n\n`);
+process.stdout.write(`ratio: warren/raw for rates, raw/warren for latencies and memory (higher is better); a peer's cell: its figure (its ratio to raw, the same way);\n`);
+process.stdout.write(`vs peers: warren against the best peer in the row (above 1 is ahead); "—": no equivalent; results: ${file}\n`);
 for (const failure of failures) process.stdout.write(`FAILED ${failure}\n`);
 process.exitCode = failures.length > 0 ? 1 : 0;
+
+function packageVersion(name: string): string {
+  try {
+    return (createRequire(import.meta.url)(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePorts } from '../../src/broker/private-node.ts';
+import { redactText } from '../../src/broker/urls.ts';
+import { isInterrupted, trackChild } from './cleanup.ts';
 
-/** Child processes of the benchmarks: `warren serve` and `warren worker`, run as a user would. */
+/** Child processes of the benchmarks: `warren serve`, `warren worker` and the peers, run as a user would; killed on Ctrl-C. */
 
 export interface Child {
   process: ChildProcess;
@@ -15,10 +17,12 @@ export interface Child {
 }
 
 export function startChild(args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): Child {
+  if (isInterrupted()) throw new Error('interrupted');
   const child = spawn(process.execPath, args, {
     env: { ...process.env, LOG_LEVEL: 'warn', WARREN_LOG_PRETTY: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  trackChild(child);
   const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   lines.on('line', (line) => onLine?.(line));
@@ -30,6 +34,31 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, onLine?: (lin
       await exited;
     },
   };
+}
+
+/**
+ * Runs a child that measures something itself and prints one
+ * `result <json>` line before exiting 0 (consume-child.ts, the peers'
+ * children): resolves with
+ * the parsed JSON; rejects when it exits otherwise or outlives `timeoutMs`.
+ */
+export async function childResult<T>(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<T> {
+  let result: string | undefined;
+  // BENCH_CPU_PROF=1: a V8 profile of each measuring process, for `node --cpu-prof` style digging.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', 'bench/results/profiles'] : [];
+  const child = startChild([...profile, ...args], env, (line) => {
+    if (line.startsWith('result ')) result = line.slice('result '.length);
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void child.stop('SIGKILL');
+  }, timeoutMs);
+  const code = await child.exited.finally(() => clearTimeout(timer));
+  const what = redactText(args.filter((arg) => !arg.startsWith('--') && arg !== 'tsx').join(' '));
+  if (timedOut) throw new Error(`${what}: no result within ${timeoutMs} ms`);
+  if (code !== 0 || result === undefined) throw new Error(`${what}: exited with ${code}${result === undefined ? ' without a result' : ''}`);
+  return JSON.parse(result) as T;
 }
 
 /** Writes a topology to a temp file; `remove` deletes it. */

@@ -1,4 +1,4 @@
-import { connect, type Channel, type ConfirmChannel } from 'amqplib';
+import { connect, type Channel, type ConfirmChannel, type Options } from 'amqplib';
 import { summarizeLatencies, type LatencySummary } from './stats.ts';
 
 /**
@@ -6,10 +6,11 @@ import { summarizeLatencies, type LatencySummary } from './stats.ts';
  * the same run. Each warren figure is reported as a ratio to one of these.
  */
 
-export interface QueueTarget {
+/** Where the raw publishes go: the default exchange with the queue's name, or an exchange and routing key. */
+export interface PublishTarget {
   url: string;
-  queue: string;
-  type: 'classic' | 'quorum';
+  exchange?: string;
+  routingKey: string;
 }
 
 export async function declareQueue(url: string, queue: string, type: 'classic' | 'quorum'): Promise<void> {
@@ -19,26 +20,31 @@ export async function declareQueue(url: string, queue: string, type: 'classic' |
   });
 }
 
-/** Pipelined confirmed publishes: up to `window` awaiting a confirm at once. */
+/**
+ * Messages/s of `count` pipelined confirmed publishes on one confirm channel,
+ * up to `window` (default 1,000) awaiting a confirm at once. Properties per
+ * message from `properties` (default: persistent and mandatory). Leaves the
+ * messages where they were routed; the caller purges.
+ */
 export async function rawConfirmedPublish(
-  target: QueueTarget,
-  options: { count: number; size: number; window?: number },
+  target: PublishTarget,
+  options: { count: number; content: Buffer; window?: number; properties?: () => Options.Publish },
 ): Promise<number> {
   const connection = await connect(target.url);
   try {
     const channel = await connection.createConfirmChannel();
-    const body = Buffer.alloc(options.size, 'x');
+    const properties = options.properties ?? persistentMandatory;
     const started = performance.now();
     await pipelined(channel, options.count, options.window ?? 1_000, (done) =>
-      channel.publish('', target.queue, body, { persistent: true, mandatory: true }, done),
+      channel.publish(target.exchange ?? '', target.routingKey, options.content, properties(), done),
     );
-    const seconds = (performance.now() - started) / 1000;
-    await channel.purgeQueue(target.queue);
-    return options.count / seconds;
+    return options.count / ((performance.now() - started) / 1000);
   } finally {
     await connection.close();
   }
 }
+
+const persistentMandatory = (): Options.Publish => ({ persistent: true, mandatory: true });
 
 export async function pipelined(
   channel: ConfirmChannel,

@@ -8,7 +8,6 @@ import {
   trace,
   type Context,
   type Span,
-  type SpanContext,
   type TextMapGetter,
 } from '@opentelemetry/api';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
@@ -19,9 +18,10 @@ import { amqpHeaderGetter, amqpHeaderSetter, formatSpanContext, parseSpanContext
 
 /**
  * warren's spans, through `@opentelemetry/api` only. Without an SDK the
- * API's tracer is a no-op: `startSpan` hands back a non-recording span with
- * an invalid context, and every helper here stops at that check — no
- * attributes built, no headers written, no context made.
+ * per-job paths stop at `tracingActive()`. With one, a span whose context is
+ * invalid writes no header, and attributes are built only for a span that
+ * records (an unsampled span still passes its context on, so the consumers
+ * honour the sampling decision).
  */
 export const tracer = trace.getTracer('warren', packageVersion());
 
@@ -163,5 +163,3 @@ export function failSpan(span: Span, error: unknown): void {
 export function previousSpanValue(span: Span | undefined): string | undefined {
   return isTraced(span) ? formatSpanContext(span.spanContext()) : undefined;
 }
-
-export type { SpanContext };

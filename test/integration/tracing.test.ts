@@ -188,6 +188,17 @@ describe('OpenTelemetry traces through warren', () => {
     for (const span of [...processSpans(traceId, 'billing'), ...processSpans(traceId, 'shipping')]) {
       expect(parentOf(span)).toBe(publish?.spanContext().spanId);
     }
+
+    // A batch: one publish span per item, each a child of the caller's span.
+    const batchCaller = handlerTracer.startSpan('bulk import');
+    const batch = await context.with(trace.setSpan(context.active(), batchCaller), () =>
+      client.enqueueMany('order.created', [{ orderId: 'o-batch-0' }, { orderId: 'o-batch-1' }]),
+    );
+    batchCaller.end();
+    expect(batch.accepted).toBe(2);
+    const batchPublishes = spans().filter((s) => s.kind === SpanKind.PRODUCER && s.spanContext().traceId === batchCaller.spanContext().traceId);
+    expect(batchPublishes.map((s) => parentOf(s))).toEqual([batchCaller.spanContext().spanId, batchCaller.spanContext().spanId]);
+    expect(new Set(batchPublishes.map((s) => s.attributes['messaging.message.id']))).toEqual(new Set(batch.results.map((r) => r.id)));
   });
 
   it('a replayed job gets a new span linked to the original trace and to the failed attempt; its next run joins the replay', async () => {

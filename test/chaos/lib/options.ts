@@ -35,7 +35,7 @@ const FULL: ChaosOptions = {
   nodeKills: 2,
   nodeDownMs: 10_000,
 };
-const CI: ChaosOptions = { ...FULL, orders: 2_000, rate: 50, killEveryMs: 2_500, drainTimeoutMs: 100_000, ci: true, nodeKills: 1, nodeDownMs: 8_000 };
+const CI: ChaosOptions = { ...FULL, orders: 1_200, rate: 60, killEveryMs: 2_000, drainTimeoutMs: 100_000, ci: true, nodeKills: 1, nodeDownMs: 8_000 };
 
 /**
  * A three-node cluster on two shared cores does less than one node: the full
