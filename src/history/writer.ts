@@ -24,6 +24,8 @@ export class HistoryRowsRejectedError extends Error {
 export interface HistoryWriterOptions {
   /** Rows held in memory while the database is slow or away; past it, new rows are dropped and counted. @defaultValue 10_000 */
   maxBacklog?: number;
+  /** The same bound in (approximate) bytes, for recorded payloads: rows past it are dropped and counted. @defaultValue 64 MiB */
+  maxBacklogBytes?: number;
   /** Rows per write (one multi-row INSERT per table). @defaultValue 500 */
   batchSize?: number;
   /** A partial batch is written after at most this long. @defaultValue 250 */
@@ -41,6 +43,7 @@ export interface HistoryWriterOptions {
 
 export const WRITER_DEFAULTS = {
   maxBacklog: 10_000,
+  maxBacklogBytes: 64 * 1024 * 1024,
   batchSize: 500,
   flushIntervalMs: 250,
   retryInitialMs: 500,
@@ -70,6 +73,8 @@ export class HistoryWriter {
   private readonly options: Required<Omit<HistoryWriterOptions, 'registry' | 'logger'>>;
   private readonly logger: Logger;
   private backlog: HistoryRow[] = [];
+  /** Approximate memory held by the backlog (`rowBytes`). */
+  private backlogBytes = 0;
   private flushing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private failures = 0;
@@ -85,6 +90,7 @@ export class HistoryWriter {
   ) {
     this.options = {
       maxBacklog: options.maxBacklog ?? WRITER_DEFAULTS.maxBacklog,
+      maxBacklogBytes: options.maxBacklogBytes ?? WRITER_DEFAULTS.maxBacklogBytes,
       batchSize: options.batchSize ?? WRITER_DEFAULTS.batchSize,
       flushIntervalMs: options.flushIntervalMs ?? WRITER_DEFAULTS.flushIntervalMs,
       retryInitialMs: options.retryInitialMs ?? WRITER_DEFAULTS.retryInitialMs,
@@ -119,11 +125,13 @@ export class HistoryWriter {
 
   /** Queue one row; O(1), never blocks, never throws. */
   record(row: HistoryRow): void {
-    if (this.closed || this.backlog.length >= this.options.maxBacklog) {
+    const bytes = rowBytes(row);
+    if (this.closed || this.backlog.length >= this.options.maxBacklog || this.backlogBytes + bytes > this.options.maxBacklogBytes) {
       this.drop(row.table, 1, this.closed ? 'the history writer is closed' : 'the history backlog is full');
       return;
     }
     this.backlog.push(row);
+    this.backlogBytes += bytes;
     if (this.backlog.length >= this.options.batchSize) this.tick();
   }
 
@@ -155,6 +163,7 @@ export class HistoryWriter {
       this.closed = true;
       const left = this.backlog;
       this.backlog = [];
+      this.backlogBytes = 0;
       for (const row of left) this.drop(row.table, 1, 'the history database did not take them before shutdown');
       this.metrics.backlog.set(0);
       if (this.droppedSinceLog > 0) this.logDrops('the history database did not take them before shutdown', true);
@@ -173,6 +182,7 @@ export class HistoryWriter {
   /** One batch from the head of the backlog. True when it was written (or refused for good). */
   private writeBatch(): Promise<boolean> {
     const batch = this.backlog.splice(0, this.options.batchSize);
+    for (const row of batch) this.backlogBytes -= rowBytes(row);
     this.metrics.backlog.set(this.backlog.length);
     const run = (async (): Promise<boolean> => {
       try {
@@ -214,9 +224,12 @@ export class HistoryWriter {
     }
     // Back at the head, oldest first; what no longer fits is the newest, dropped.
     this.backlog = batch.concat(this.backlog);
-    const excess = this.backlog.length - this.options.maxBacklog;
-    if (excess > 0) {
-      for (const row of this.backlog.splice(this.options.maxBacklog, excess)) this.drop(row.table, 1, 'the history backlog is full');
+    for (const row of batch) this.backlogBytes += rowBytes(row);
+    while (this.backlog.length > this.options.maxBacklog || this.backlogBytes > this.options.maxBacklogBytes) {
+      const row = this.backlog.pop();
+      if (row === undefined) break;
+      this.backlogBytes -= rowBytes(row);
+      this.drop(row.table, 1, 'the history backlog is full');
     }
     this.metrics.backlog.set(this.backlog.length);
   }
@@ -234,6 +247,13 @@ export class HistoryWriter {
     this.lastDropLogAt = now;
     this.droppedSinceLog = 0;
   }
+}
+
+/** About what a row holds in memory: a fixed part, plus its payload and error message when it has them. */
+function rowBytes(entry: HistoryRow): number {
+  if (entry.table === 'jobs') return 256 + (entry.row.payload?.length ?? 0) * 2;
+  if (entry.table === 'attempts') return 320 + (entry.row.errorMessage?.length ?? 0) * 2;
+  return 192;
 }
 
 async function raceDeadline(write: Promise<boolean>, deadline: number): Promise<boolean> {

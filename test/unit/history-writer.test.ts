@@ -111,3 +111,27 @@ describe('HistoryWriter', () => {
     expect(() => new HistoryWriter(new FakeSink(), { logger, batchSize: 0 })).toThrow(RangeError);
   });
 });
+
+describe('HistoryWriter memory bound', () => {
+  it('bounds the backlog in bytes too (recorded payloads), dropping and counting what does not fit', async () => {
+    const sink = new FakeSink();
+    sink.down = true;
+    const registry = new Registry();
+    const writer = new HistoryWriter(sink, { logger, registry, maxBacklogBytes: 100_000, flushIntervalMs: 10_000 });
+    const big = (n: number): HistoryRow => ({
+      table: 'jobs',
+      row: { id: `j${n}`, jobType: 't', acceptedAtMs: 0, correlationId: null, payloadSize: 20_000, payload: 'x'.repeat(20_000), traceId: null, submittedBy: null },
+    });
+    for (let i = 0; i < 10; i++) writer.record(big(i));
+    // 20,000 characters take about 40 KB each: two fit in 100 KB.
+    expect(writer.pending).toBe(2);
+    expect(await counter(registry, 'warren_history_rows_dropped_total', 'jobs')).toBe(8);
+    sink.down = false;
+    await writer.flush();
+    expect(sink.written.map((r) => (r.row as { id: string }).id)).toEqual(['j0', 'j1']);
+    // Written rows free their room again.
+    writer.record(big(10));
+    expect(writer.pending).toBe(1);
+    await writer.close();
+  });
+});
