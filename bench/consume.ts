@@ -121,7 +121,7 @@ async function dropStoreData(table: string, redisPrefix: string): Promise<void> 
     (async () => {
       const db = new pg.Client({ connectionString: DATABASE_URL });
       await db.connect();
-      await db.query(`DROP TABLE IF EXISTS ${table}`).finally(() => db.end());
+      await db.query(`DROP TABLE IF EXISTS ${table}, ${table}_effects`).finally(() => db.end());
     })(),
     deleteRedisKeys(redisPrefix, REDIS_URL),
   ]);

@@ -110,7 +110,7 @@ async function load(url: string, body: string, duration: number, connections: nu
 
 async function withServer<T>(mode: 'warren' | 'bare', amqpUrl: string, run: (base: string) => Promise<T>): Promise<T> {
   const script = fileURLToPath(new URL('./http-server.ts', import.meta.url));
-  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof'] : []), '--import', 'tsx', script, mode, amqpUrl], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', `bench/results/profiles/http-${mode}`] : []), '--import', 'tsx', script, mode, amqpUrl], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   trackChild(child);

@@ -12,6 +12,8 @@ import { startProducer } from '../src/producer/index.ts';
 import { benchPlan, BENCH_EXCHANGE, BENCH_ROUTING_KEY } from './http-plan.ts';
 
 const [mode, amqpUrl] = process.argv.slice(2);
+// Stopped with SIGINT: exit normally, so that `--cpu-prof` (BENCH_CPU_PROF=1) writes its profile.
+process.once('SIGINT', () => process.exit(0));
 if (amqpUrl === undefined || (mode !== 'warren' && mode !== 'bare')) throw new Error('usage: http-server.ts warren|bare <amqpUrl>');
 
 if (mode === 'warren') {

@@ -56,6 +56,11 @@ export class JobSender {
     this.publish = (message) => this.publisher.publish(message);
   }
 
+  /** True when confirmed jobs are recorded in the job history (callers then say who sends: `SendContext`). */
+  get recordsHistory(): boolean {
+    return this.history !== undefined;
+  }
+
   /** The job type, or `UnknownJobTypeError`. */
   jobType(name: string): JobType {
     const jobType = this.jobTypes.get(name);

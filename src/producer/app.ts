@@ -2,7 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { BrokerConnection } from '../broker/connection.ts';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { ManagementClient } from '../broker/management.ts';
@@ -11,7 +11,8 @@ import { dlqRouter } from '../dlq/http.ts';
 import type { Logger } from '../log.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { requireScope, type parseApiTokens } from './auth.ts';
-import { ApiError, errorHandler, managementApiError, scrubServerErrors, sendApiError } from './http-errors.ts';
+import { ApiError, describeUnexpected, errorHandler, managementApiError, scrubServerErrors, sendApiError } from './http-errors.ts';
+import { enqueueFastPath } from './enqueue-fast-path.ts';
 import { JobSender } from '../client/sender.ts';
 import { jobRoutes, timedPublisher } from './job-routes.ts';
 import { historyRoutes } from './history-routes.ts';
@@ -57,8 +58,41 @@ export const PAGE_LIMITS = {
 /** DLQ request bodies are small option objects. */
 const DLQ_BODY_LIMIT = '64kb';
 
+/**
+ * The producer's request listener: the two enqueue routes are taken by
+ * `enqueueFastPath` before express (see there for why), everything else —
+ * and an enqueue the fast path leaves, e.g. with a compressed body — goes to
+ * the express app, which serves the enqueue routes too, with the same answers.
+ */
+export function createProducerHandler(deps: AppDeps): { app: Express; listener: RequestListener } {
+  const sender = senderFor(deps);
+  const app = createApp(deps, sender);
+  const fast = enqueueFastPath({
+    sender,
+    tokens: deps.tokens,
+    bodyLimit: deps.bodyLimit,
+    maxBatchItems: deps.maxBatchItems,
+    retryAfterSeconds: deps.retryAfterSeconds,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    securityHeaders: helmetHeaders(),
+    ...(deps.insecure && isLoopback(deps.host) && { hostAllowed: (host: string | undefined) => LOOPBACK_HOST_HEADER.test(host ?? '') }),
+  });
+  return {
+    app,
+    listener: (req, res) => {
+      if (!fast(req, res)) app(req, res);
+    },
+  };
+}
+
+/** The job client's sender over the producer's timed publisher, recording accepted jobs when history is on. */
+function senderFor(deps: AppDeps): JobSender {
+  return new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics), { history: deps.history?.recorder });
+}
+
 /** The producer's express app. Everything a request needs is built here, once. */
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -72,7 +106,6 @@ export function createApp(deps: AppDeps): Express {
   const enqueue = requireScope(deps.tokens, 'enqueue', deps.retryAfterSeconds);
   const admin = requireScope(deps.tokens, 'admin', deps.retryAfterSeconds);
 
-  const sender = new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics), { history: deps.history?.recorder });
   app.use(jobRoutes({ sender, bodyLimit: deps.bodyLimit, maxBatchItems: deps.maxBatchItems, guard: enqueue }));
   const jobEntries = [...deps.jobTypes.values()].map((jobType) => JSON.stringify(describeJobType(jobType)));
   const jobsQuery = pageQuery(PAGE_LIMITS.jobs);
@@ -133,6 +166,30 @@ function describeJobType(jobType: JobType) {
   };
 }
 
+/**
+ * The headers helmet() sets on every response, read once by running it
+ * against a recording response: the fast path sends exactly these, and
+ * follows helmet's defaults as they change.
+ */
+function helmetHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader: (name: string) => {
+      delete headers[name];
+    },
+  };
+  let called = false;
+  (helmet() as unknown as (req: object, res: object, next: (error?: unknown) => void) => void)({ headers: {}, method: 'GET', url: '/' }, recorder, (error) => {
+    if (error !== undefined) throw error;
+    called = true;
+  });
+  if (!called) throw new Error('helmet did not finish synchronously: its headers cannot be captured');
+  return headers;
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -150,13 +207,6 @@ const loopbackHostOnly: RequestHandler = (req, _res, next) => {
   }
   next();
 };
-
-/** Class and redacted message only: stacks and broker URLs stay out of logs. */
-function describeUnexpected(error: unknown): { class: string; message: string } {
-  return error instanceof Error
-    ? { class: error.constructor.name, message: redactText(error.message) }
-    : { class: typeof error, message: redactText(String(error)) };
-}
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 

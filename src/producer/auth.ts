@@ -53,6 +53,20 @@ export function scopeOf(entries: readonly TokenEntry[], presented: string): Scop
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
+/**
+ * Pure: why a request with this `Authorization` header may not use `scope`
+ * (401 or 403), or undefined when it may. Without tokens every request may,
+ * which only an `insecure` producer allows.
+ */
+export function authorizationError(entries: readonly TokenEntry[], scope: Scope, authorization: string | undefined): ApiError | undefined {
+  if (entries.length === 0) return undefined;
+  const match = BEARER.exec(authorization ?? '');
+  const granted = match?.[1] === undefined ? undefined : scopeOf(entries, match[1]);
+  if (granted === undefined) return new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required');
+  if (scope === 'admin' && granted !== 'admin') return new ApiError(403, 'FORBIDDEN', 'this route needs a token with the admin scope');
+  return undefined;
+}
+
 /** Who a request is, as `requireScope` found it (in `res.locals.caller`); absent on an insecure producer (no tokens). */
 export interface Caller {
   scope: Scope;
@@ -65,22 +79,29 @@ export function tokenFingerprint(token: string): string {
   return digest(token).subarray(0, 8).toString('hex');
 }
 
-/** Express middleware requiring `scope`; a no-op without tokens, which only an `insecure` producer allows. */
+/** Pure: the caller a valid `Authorization` header names, or undefined (no tokens configured, or not a valid token). */
+export function callerOf(entries: readonly TokenEntry[], authorization: string | undefined): Caller | undefined {
+  if (entries.length === 0) return undefined;
+  const token = BEARER.exec(authorization ?? '')?.[1];
+  const scope = token === undefined ? undefined : scopeOf(entries, token);
+  return token === undefined || scope === undefined ? undefined : { scope, token: tokenFingerprint(token) };
+}
+
+/** A 401 asks for a bearer token (RFC 6750). */
+export const CHALLENGE = { 'WWW-Authenticate': 'Bearer' } as const;
+
+/** Express middleware requiring `scope` (see `authorizationError`). */
 export function requireScope(entries: readonly TokenEntry[], scope: Scope, retryAfterSeconds: number): RequestHandler {
   if (entries.length === 0) return (_req, _res, next) => next();
   return (req, res, next) => {
-    const match = BEARER.exec(req.headers.authorization ?? '');
-    const granted = match?.[1] === undefined ? undefined : scopeOf(entries, match[1]);
-    if (granted === undefined) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      sendApiError(res, new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required'), retryAfterSeconds);
+    const refused = authorizationError(entries, scope, req.headers.authorization);
+    if (refused === undefined) {
+      // For the job history: whose jobs an enqueue token enqueues and may read back.
+      res.locals.caller = callerOf(entries, req.headers.authorization);
+      next();
       return;
     }
-    if (scope === 'admin' && granted !== 'admin') {
-      sendApiError(res, new ApiError(403, 'FORBIDDEN', 'this route needs a token with the admin scope'), retryAfterSeconds);
-      return;
-    }
-    res.locals.caller = { scope: granted, token: tokenFingerprint(match?.[1] ?? '') } satisfies Caller;
-    next();
+    if (refused.status === 401) res.set(CHALLENGE);
+    sendApiError(res, refused, retryAfterSeconds);
   };
 }

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { redactText } from '../broker/urls.ts';
 import { BrokerUnavailableError, PublishRejectedError, UnroutableError, WarrenError } from '../errors.ts';
 
 /**
@@ -75,11 +76,19 @@ export function withoutAddresses(text: string): string {
   return ADDRESS_PATTERNS.reduce((result, pattern) => result.replace(pattern, '<address>'), text);
 }
 
-function scrubbed(value: unknown, depth = 0): unknown {
+/** Pure: a 5xx body with every string in it passed through `withoutAddresses`. */
+export function scrubbedForServerError(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return withoutAddresses(value);
   if (depth > 8 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => scrubbed(item, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubbed(item, depth + 1)]));
+  if (Array.isArray(value)) return value.map((item) => scrubbedForServerError(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubbedForServerError(item, depth + 1)]));
+}
+
+/** Class and redacted message only: stacks and broker URLs stay out of logs. */
+export function describeUnexpected(error: unknown): { class: string; message: string } {
+  return error instanceof Error
+    ? { class: error.constructor.name, message: redactText(error.message) }
+    : { class: typeof error, message: redactText(String(error)) };
 }
 
 /**
@@ -88,7 +97,7 @@ function scrubbed(value: unknown, depth = 0): unknown {
  */
 export const scrubServerErrors: RequestHandler = (_req, res, next) => {
   const json = res.json.bind(res);
-  res.json = (body: unknown) => json(res.statusCode >= 500 ? scrubbed(body) : body);
+  res.json = (body: unknown) => json(res.statusCode >= 500 ? scrubbedForServerError(body) : body);
   next();
 };
 

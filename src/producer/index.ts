@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BrokerConnection } from '../broker/connection.ts';
 import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
@@ -9,7 +9,7 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
-import { createApp } from './app.ts';
+import { createProducerHandler } from './app.ts';
 import { parseApiTokens } from './auth.ts';
 import { listenFailure, MissingApiTokensError } from './errors.ts';
 import { buildJobTypes } from '../client/job-types.ts';
@@ -65,7 +65,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   const vhost = targetVhost(plan, amqpUrls);
   const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) });
   const history = resolveHistory(input.history, { logger, registry: metrics.registry });
-  const app = createApp({
+  const { app, listener } = createProducerHandler({
     plan,
     jobTypes: buildJobTypes(plan.jobs),
     connection,
@@ -86,7 +86,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   });
   let server: Server;
   try {
-    server = await listen(app, host, port);
+    server = await listen(listener, host, port);
   } catch (error) {
     // Nothing may keep the process alive after a failed start (the broker connection would, forever).
     await publisher.close().catch(() => undefined);
@@ -119,10 +119,15 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
 /** Alias kept for callers that build on the producer (`warren up`). */
 export const createProducer = startProducer;
 
-function listen(app: ReturnType<typeof createApp>, host: string, port: number): Promise<Server> {
+function listen(listener: RequestListener, host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    const server = createServer(listener);
     // Keep-alive sockets must not hold close() open.
     server.keepAliveTimeout = 5_000;
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
   });
 }

@@ -1,4 +1,5 @@
 import { context } from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { InvalidJobOptionError, InvalidJobPayloadError, PrecedingJobFailedError, UnknownJobTypeError } from '../client/errors.ts';
@@ -69,24 +70,11 @@ function enqueueOne(options: JobRoutesOptions): RequestHandler {
 function enqueueBatch(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
-    const items: unknown = req.body;
-    if (!Array.isArray(items) || items.length === 0) {
-      throw new ApiError(400, 'INVALID_BATCH', 'the body must be a non-empty JSON array of payloads');
-    }
-    if (items.length > options.maxBatchItems) {
-      throw new ApiError(413, 'BATCH_TOO_LARGE', `a batch holds at most ${options.maxBatchItems} items`, {
-        maxItems: options.maxBatchItems,
-        items: items.length,
-      });
-    }
+    const items = checkBatch(req.body, options.maxBatchItems);
     const batch = await context.with(traceOf(req), () => options.sender.enqueueMany(jobType.type, items, idsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
-    const results = batch.results.map((item): BatchItemResult => {
-      if (item.ok) return { index: item.index, status: 202, id: item.id };
-      const apiError = enqueueApiError(item.error, MAX_ISSUES.batchItem);
-      return { index: item.index, status: apiError.status, ...(item.id !== undefined && { id: item.id }), ...errorBody(apiError) };
-    });
+    const results = batchResults(batch);
     res.status(batch.accepted === results.length ? 202 : 207).json({ accepted: batch.accepted, results });
   };
 }
@@ -94,6 +82,26 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
 /** The caller's token fingerprint, kept in the job history so that an enqueue token can read back its own jobs. */
 function senderOf(res: Response): SendContext {
   return { submittedBy: (res.locals.caller as Caller | undefined)?.token };
+}
+
+/** A batch body's items, or the 400/413 that refuses it. */
+export function checkBatch(body: unknown, maxBatchItems: number): unknown[] {
+  if (!Array.isArray(body) || body.length === 0) {
+    throw new ApiError(400, 'INVALID_BATCH', 'the body must be a non-empty JSON array of payloads');
+  }
+  if (body.length > maxBatchItems) {
+    throw new ApiError(413, 'BATCH_TOO_LARGE', `a batch holds at most ${maxBatchItems} items`, { maxItems: maxBatchItems, items: body.length });
+  }
+  return body;
+}
+
+/** One answer entry per item of an `enqueueMany`. */
+export function batchResults(batch: Awaited<ReturnType<JobSender['enqueueMany']>>): BatchItemResult[] {
+  return batch.results.map((item): BatchItemResult => {
+    if (item.ok) return { index: item.index, status: 202, id: item.id };
+    const apiError = enqueueApiError(item.error, MAX_ISSUES.batchItem);
+    return { index: item.index, status: apiError.status, ...(item.id !== undefined && { id: item.id }), ...errorBody(apiError) };
+  });
 }
 
 /**
@@ -106,7 +114,7 @@ function traceOf(req: Request) {
 }
 
 /** `Idempotency-Key` and `X-Correlation-Id`, as sent: the sender checks them. */
-function idsOf(req: Request): EnqueueOptions {
+export function idsOf(req: IncomingMessage): EnqueueOptions {
   return {
     idempotencyKey: req.headers['idempotency-key'] as string | undefined,
     correlationId: req.headers['x-correlation-id'] as string | undefined,

@@ -10,6 +10,7 @@ import { declarePlanAt } from '../../src/topology/declare.ts';
 import { loadTopology, parseTopology } from '../../src/topology/load.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
+import { drainChannel } from '../support/queue-drain.ts';
 
 /**
  * Shared set-up of the DLQ integration tests: a vhost with a small shop
@@ -202,40 +203,17 @@ export async function peekIds(connection: ChannelModel, queue: string): Promise<
   return ids;
 }
 
-/**
- * Takes every message off a queue (destructive): ids and headers, in order.
- * Through a consumer: quorum shard queues (single active consumer) refuse basic.get.
- */
+/** Takes every message off a queue (destructive, see `drainChannel`): ids and headers, in order. */
 export async function drain(connection: ChannelModel, queue: string): Promise<Array<{ id: string; routingKey: string; exchange: string; headers: Record<string, unknown>; content: string }>> {
   const channel = await connection.createChannel();
-  const out: Array<{ id: string; routingKey: string; exchange: string; headers: Record<string, unknown>; content: string }> = [];
   try {
-    const { messageCount } = await channel.checkQueue(queue);
-    if (messageCount === 0) return out;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`drain ${queue}: got ${out.length} of ${messageCount}`)), 20_000);
-      channel
-        .consume(
-          queue,
-          (message) => {
-            if (message === null) return;
-            out.push({
-              id: String(message.properties.messageId),
-              routingKey: message.fields.routingKey,
-              exchange: message.fields.exchange,
-              headers: (message.properties.headers ?? {}) as Record<string, unknown>,
-              content: message.content.toString(),
-            });
-            if (out.length === messageCount) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-          { noAck: true },
-        )
-        .catch(reject);
-    });
-    return out;
+    return (await drainChannel(channel, queue)).map((message) => ({
+      id: String(message.properties.messageId),
+      routingKey: message.fields.routingKey,
+      exchange: message.fields.exchange,
+      headers: (message.properties.headers ?? {}) as Record<string, unknown>,
+      content: message.content.toString(),
+    }));
   } finally {
     await channel.close().catch(() => undefined);
   }

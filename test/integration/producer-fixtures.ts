@@ -1,5 +1,6 @@
 import { connect, type Message } from 'amqplib';
 import { loadTopology } from '../../src/topology/load.ts';
+import { drainChannel } from '../support/queue-drain.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 
 /** Shared by the producer's integration, property and disruptive tests. */
@@ -84,33 +85,11 @@ export async function queueDepths(url: string, queues: readonly string[]): Promi
   }
 }
 
-/**
- * Takes every message out of a queue. Through a consumer, not basic.get:
- * quorum queues with single-active-consumer (the shards) refuse basic.get.
- */
+/** Takes every message out of a queue (see `drainChannel`). */
 export async function drain(url: string, queue: string): Promise<Message[]> {
   const connection = await connect(url);
   try {
-    const channel = await connection.createChannel();
-    const { messageCount } = await channel.checkQueue(queue);
-    const messages: Message[] = [];
-    if (messageCount === 0) return messages;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`drain ${queue}: got ${messages.length} of ${messageCount}`)), 20_000);
-      void channel.consume(
-        queue,
-        (message) => {
-          if (message === null) return;
-          messages.push(message);
-          if (messages.length === messageCount) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-        { noAck: true },
-      ).catch(reject);
-    });
-    return messages;
+    return await drainChannel(await connection.createChannel(), queue);
   } finally {
     await connection.close();
   }
