@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobClient, type JobClient } from '../../src/client/index.ts';
+import { openHistory, type JobHistoryHandle } from '../../src/history/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
 import { defineWorker, Worker } from '../../src/worker/index.ts';
@@ -49,6 +50,7 @@ let port: number;
 let vhost: TestVhost;
 let worker: Worker | undefined;
 let client: JobClient | undefined;
+let clientHistory: JobHistoryHandle | undefined;
 const clientRegistry = new Registry();
 const processed = new Map<string, number>();
 /** Jobs from this number on wait in their handler until PostgreSQL is stopped: the stop falls in the middle of the run. */
@@ -114,6 +116,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
+  await clientHistory?.close();
   await worker?.stop();
   await stopPostgres().catch(() => undefined);
   await vhost?.cleanup();
@@ -137,7 +140,9 @@ describe('job history while its PostgreSQL is stopped mid-run', () => {
       { urls: [vhost.url], logger, shutdownTimeoutMs: 2_000, history },
     );
     await worker.start();
-    client = await createJobClient({ topology: plan, amqpUrls: [vhost.url], history, metricsRegistry: clientRegistry, logger });
+    // The job client's history handle is the test's, to see its backlog.
+    clientHistory = openHistory(history, { logger, registry: clientRegistry });
+    client = await createJobClient({ topology: plan, amqpUrls: [vhost.url], history: clientHistory });
     const workerHistory = worker.history;
     expect(workerHistory).toBeDefined();
 
@@ -157,10 +162,11 @@ describe('job history while its PostgreSQL is stopped mid-run', () => {
     await waitFor('a failed history write', async () => (await counter(worker?.metrics.registry ?? new Registry(), 'warren_history_write_failures_total')) > 0, 30_000);
 
     await startPostgres();
-    await waitFor('the history backlog written after PostgreSQL returned', () => workerHistory?.writer.pending === 0, 60_000);
+    await waitFor('the history backlogs written after PostgreSQL returned', () => workerHistory?.writer.pending === 0 && clientHistory?.writer.pending === 0, 60_000);
     const after = await enqueue(PHASES.after, PHASES.before + PHASES.during);
     await waitFor('the last jobs handled', () => after.every((id) => processed.has(id)), 60_000);
     await client.close();
+    await clientHistory.close();
     await worker.stop();
 
     // Nothing lost: every job was handled, once.
