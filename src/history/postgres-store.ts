@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { redactText } from '../broker/urls.ts';
 import type { Logger } from '../log.ts';
-import { columnsOf } from './columns.ts';
+import { batchJson } from './columns.ts';
 import type { HistoryRow } from './records.ts';
 import { daysToCreate, HISTORY_TABLES, historySql, partitionsToDrop, utcDay, type HistorySql, type HistoryTableName } from './sql.ts';
 import { HistoryRowsRejectedError, type HistorySink } from './writer.ts';
@@ -128,14 +128,14 @@ export class PostgresHistoryStore implements HistorySink {
   }
 
   private async insert(rows: readonly HistoryRow[]): Promise<void> {
-    const columns = columnsOf(rows);
+    const batch = batchJson(rows);
     const { client, release } = await this.checkout();
     let broken = false;
     try {
       await client.query('BEGIN');
       for (const table of HISTORY_TABLES) {
-        const values = columns[table];
-        if (values !== undefined) await client.query(this.sql.insert[table as HistoryTableName], values);
+        const json = batch[table];
+        if (json !== undefined) await client.query(this.sql.insert[table as HistoryTableName], [json]);
       }
       await client.query('COMMIT');
     } catch (error) {

@@ -132,16 +132,18 @@ export function historySql(schemaName: string): HistorySql {
       JOIN pg_class p ON p.oid = i.inhparent
       JOIN pg_namespace n ON n.oid = p.relnamespace
       WHERE n.nspname = $1 AND c.relkind = 'r' AND p.relname IN ('jobs', 'attempts', 'events')`,
-    // One statement per table and batch: each column is one array parameter
-    // (times as epoch milliseconds, cheaper to send than ISO text).
+    // One statement per table and batch, its one parameter the batch as a
+    // JSON array (columns.ts); times are epoch milliseconds.
     insert: {
       jobs: `INSERT INTO ${q('jobs')} (id, job_type, accepted_at, correlation_id, payload_size, payload, trace_id, submitted_by)
-        SELECT a, b, to_timestamp(c / 1000.0), d, e, f, g, h FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::integer[], $6::jsonb[], $7::text[], $8::text[]) AS t(a, b, c, d, e, f, g, h)`,
+        SELECT id, ty, to_timestamp(at / 1000.0), co, sz, pl::jsonb, tr, sb
+        FROM json_to_recordset($1::json) AS t(id text, ty text, at float8, co text, sz integer, pl text, tr text, sb text)`,
       attempts: `INSERT INTO ${q('attempts')} (job_id, job_type, consumer, attempt, started_at, finished_at, outcome, dead_letter_reason, error_class, error_message, worker_id, trace_id)
-        SELECT a, b, c, d, to_timestamp(e / 1000.0), to_timestamp(f / 1000.0), g, h, i, j, k, l
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::float8[], $6::float8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) AS t(a, b, c, d, e, f, g, h, i, j, k, l)`,
+        SELECT id, ty, cn, n, to_timestamp(st / 1000.0), to_timestamp(fi / 1000.0), oc, dr, ec, em, wk, tr
+        FROM json_to_recordset($1::json) AS t(id text, ty text, cn text, n integer, st float8, fi float8, oc text, dr text, ec text, em text, wk text, tr text)`,
       events: `INSERT INTO ${q('events')} (job_id, job_type, kind, consumer, queue, at)
-        SELECT a, b, c, d, e, to_timestamp(f / 1000.0) FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS t(a, b, c, d, e, f)`,
+        SELECT id, ty, ki, cn, qu, to_timestamp(at / 1000.0)
+        FROM json_to_recordset($1::json) AS t(id text, ty text, ki text, cn text, qu text, at float8)`,
     },
   };
 }

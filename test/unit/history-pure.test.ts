@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { acceptedRecord } from '../../src/history/accepted.ts';
-import { columnsOf } from '../../src/history/columns.ts';
+import { batchJson } from '../../src/history/columns.ts';
 import { boundedMessage, ERROR_MESSAGE_MAX, type AttemptRecord } from '../../src/history/records.ts';
 import { daysToCreate, historySql, partitionDay, partitionName, partitionsToDrop, validateSchemaName } from '../../src/history/sql.ts';
 import { consumerState } from '../../src/history/state.ts';
@@ -126,7 +126,7 @@ describe('day partitions', () => {
   });
 });
 
-describe('columnsOf', () => {
+describe('batchJson', () => {
   const attempt: AttemptRecord = {
     jobId: 'j1',
     jobType: 'order.created',
@@ -142,18 +142,31 @@ describe('columnsOf', () => {
     traceId: null,
   };
 
-  it('turns rows into one array per column, per table, without NUL characters', () => {
-    const columns = columnsOf([
+  it('turns rows into one JSON array per table, times in epoch ms, without NUL characters', () => {
+    const batch = batchJson([
       { table: 'attempts', row: attempt },
       { table: 'attempts', row: { ...attempt, attempt: 2, outcome: 'succeeded', errorClass: null, errorMessage: null } },
       { table: 'events', row: { jobId: 'j1', jobType: null, kind: 'replayed', consumer: 'inventory', queue: 'inventory.dlq', atMs: 0 } },
     ]);
-    expect(columns.jobs).toBeUndefined();
-    expect(columns.attempts).toHaveLength(12);
-    expect(columns.attempts?.[3]).toEqual([1, 2]);
-    expect(columns.attempts?.[4]).toEqual([Date.UTC(2026, 10, 30, 10), Date.UTC(2026, 10, 30, 10)]);
-    expect(columns.attempts?.[9]).toEqual(['boom!', null]);
-    expect(columns.events?.[5]).toEqual([0]);
+    expect(batch.jobs).toBeUndefined();
+    const attempts = JSON.parse(batch.attempts ?? '[]') as Array<Record<string, unknown>>;
+    expect(attempts.map((a) => [a.n, a.oc, a.st, a.em])).toEqual([
+      [1, 'retried', Date.UTC(2026, 10, 30, 10), 'boom!'],
+      [2, 'succeeded', Date.UTC(2026, 10, 30, 10), null],
+    ]);
+    expect(JSON.parse(batch.events ?? '[]')).toEqual([{ id: 'j1', ty: null, ki: 'replayed', cn: 'inventory', qu: 'inventory.dlq', at: 0 }]);
+  });
+
+  it('names exactly the record columns of the INSERT statements', () => {
+    const sql = historySql('warren_history');
+    const keysOf = (json: string | undefined) => Object.keys((JSON.parse(json ?? '[{}]') as Array<Record<string, unknown>>)[0] ?? {});
+    const columnsOf = (statement: string) => [...(/AS t\((.*)\)/.exec(statement)?.[1] ?? '').matchAll(/(\w+) \w+/g)].map((m) => m[1]);
+    const batch = batchJson([
+      { table: 'attempts', row: attempt },
+      { table: 'events', row: { jobId: 'j1', jobType: null, kind: 'purged', consumer: null, queue: 'q.dlq', atMs: 0 } },
+      { table: 'jobs', row: { id: 'j1', jobType: 't', acceptedAtMs: 0, correlationId: null, payloadSize: 0, payload: null, traceId: null, submittedBy: null } },
+    ]);
+    for (const table of ['jobs', 'attempts', 'events'] as const) expect(keysOf(batch[table]).sort(), table).toEqual(columnsOf(sql.insert[table]).sort());
   });
 
   it('bounds error messages', () => {
