@@ -133,6 +133,10 @@ export class PostgresHistoryStore implements HistorySink {
     let broken = false;
     try {
       await client.query('BEGIN');
+      // History is diagnostic: a commit need not wait for its WAL flush. The
+      // broker's own fsyncs (quorum queues) share the disk; a crash of
+      // PostgreSQL may lose the last fraction of a second of history, never a job.
+      await client.query('SET LOCAL synchronous_commit = off');
       for (const table of HISTORY_TABLES) {
         const json = batch[table];
         if (json !== undefined) await client.query(this.sql.insert[table as HistoryTableName], [json]);
