@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import pg from 'pg';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,20 +13,28 @@ import { declarePlanAt } from '../../src/topology/declare.ts';
 import { parseTopology } from '../../src/topology/load.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 import { defineWorker, Worker, type WorkerDefinition } from '../../src/worker/index.ts';
-import { createTestVhost, type TestVhost } from '../support/broker.ts';
+import { openHistory, type JobHistoryHandle } from '../../src/history/index.ts';
+import { createTestVhost, uniqueName, type TestVhost } from '../support/broker.ts';
 import { launchChromium, type Browser } from './chromium.ts';
 
 // The console in a real browser, against a real producer, broker and
-// workers: billing and shipping both consume every order; billing fails
-// some job types into its DLQ; reports has a backlog and no worker; audit's
-// worker is started, then stopped.
+// workers, with the job history on: billing and shipping both consume every
+// order; billing fails some job types into its DLQ and an invoice once
+// (retried); reports has a backlog and no worker; audit's worker is
+// started, then stopped.
 const TOPOLOGY = `
 version: 1
 exchanges:
   shop: { type: topic }
+jobs:
+  order.invoiced:
+    exchange: shop
+    routingKey: order.invoiced
+    schema: { type: object, required: [id], properties: { id: { type: string } } }
 consumers:
   billing:
     source: { exchange: shop, pattern: "order.*" }
+    retry: { delays: [1s] }
     deadLetter: { queueType: classic }
   shipping:
     source: { exchange: shop, pattern: "order.*" }
@@ -38,6 +47,8 @@ const ADMIN = 'console-admin-token';
 const ENQUEUE = 'console-enqueue-token';
 const SHOTS = join(import.meta.dirname, '..', '..', 'docs', 'console');
 const REPORTS_BACKLOG = 37;
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const HISTORY_SCHEMA = uniqueName('warren_history_console').replaceAll(/[^a-z0-9_]/g, '_').slice(0, 40);
 
 const logger = createLogger('test', { level: 'silent', pretty: false });
 
@@ -51,6 +62,10 @@ describe('the console in Chromium', () => {
   let page: Page;
   const workers: Worker[] = [];
   let audit: Worker;
+  let producerHistory: JobHistoryHandle;
+  let workerHistory: JobHistoryHandle;
+  /** Invoices billing has failed once already (the second attempt succeeds). */
+  const failedOnce = new Set<string>();
   /** Job types billing's handler fails for, as a code bug would. */
   const broken = new Map<string, string>([
     ['paid', 'PaymentGatewayDown: gateway answered 502'],
@@ -74,10 +89,13 @@ describe('the console in Chromium', () => {
     await declarePlanAt(vhost.url, plan);
     connection = await connect(vhost.url);
     channel = await connection.createConfirmChannel();
-    producer = await startProducer({ plan, amqpUrls: [vhost.url], managementUrl: vhost.managementUrl, apiTokens: `${ADMIN}:admin,${ENQUEUE}:enqueue`, port: 0, logger });
+    const history = { url: DATABASE_URL, schema: HISTORY_SCHEMA, writer: { flushIntervalMs: 20 } };
+    producerHistory = openHistory(history, { logger });
+    workerHistory = openHistory(history, { logger });
+    producer = await startProducer({ plan, amqpUrls: [vhost.url], managementUrl: vhost.managementUrl, apiTokens: `${ADMIN}:admin,${ENQUEUE}:enqueue`, port: 0, logger, history: producerHistory });
     const schema = z.object({ id: z.string() });
     const start = async (definition: WorkerDefinition): Promise<Worker> => {
-      const worker = new Worker([definition], plan, { urls: [vhost.url], logger, workerId: `console-${workers.length}` });
+      const worker = new Worker([definition], plan, { urls: [vhost.url], logger, workerId: `console-${workers.length}`, history: workerHistory });
       await worker.start();
       workers.push(worker);
       return worker;
@@ -86,6 +104,10 @@ describe('the console in Chromium', () => {
       consumer: 'billing',
       schema,
       handle: (payload, ctx) => {
+        if (ctx.jobType === 'order.invoiced' && !failedOnce.has(payload.id)) {
+          failedOnce.add(payload.id);
+          throw new Error('invoice service timed out');
+        }
         const failure = broken.get(ctx.jobType ?? '');
         if (failure !== undefined) {
           const [name = 'Error', message = ''] = failure.split(': ');
@@ -104,6 +126,11 @@ describe('the console in Chromium', () => {
     await browser?.close();
     for (const worker of workers) await worker.stop().catch(() => undefined);
     await producer?.close();
+    for (const handle of [producerHistory, workerHistory]) await handle?.close();
+    const db = new pg.Client({ connectionString: DATABASE_URL });
+    await db.connect();
+    await db.query(`DROP SCHEMA IF EXISTS "${HISTORY_SCHEMA}" CASCADE`);
+    await db.end();
     await connection?.close().catch(() => undefined);
     await vhost?.cleanup();
   });
@@ -252,5 +279,33 @@ describe('the console in Chromium', () => {
     await expect.poll(() => dialog.getByTestId('purge-result').textContent(), { timeout: 30_000 }).toBe('Deleted 3; kept 0.');
     expect(await depth('billing.dlq')).toBe(0);
     expect(refunded.some((id) => effects.billing.has(id))).toBe(false);
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    expect(await page.getByRole('dialog').count()).toBe(0);
+  });
+
+  it("the job page shows a job's retried attempt, per consumer, from the history", async () => {
+    const response = await fetch(`${producer.url}/v1/jobs/order.invoiced`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}`, 'idempotency-key': 'inv-1' },
+      body: JSON.stringify({ id: 'inv-1' }),
+    });
+    expect(response.status).toBe(202);
+    await until(() => effects.billing.get('inv-1') === 1 && effects.shipping.get('inv-1') === 1);
+    for (const handle of [producerHistory, workerHistory]) await handle.writer.flush();
+
+    await page.getByRole('link', { name: 'Job', exact: true }).click();
+    await page.getByLabel('Job type').selectOption('order.invoiced');
+    await page.getByLabel('Job id').fill('inv-1');
+    await page.getByRole('button', { name: 'Show' }).click();
+    const billing = page.locator('section.timeline[data-consumer="billing"]');
+    await expect.poll(() => billing.locator('tbody tr').count(), { timeout: 30_000 }).toBe(2);
+    expect(await billing.locator('h2 .badge').textContent()).toBe('succeeded');
+    expect(await billing.locator('tbody tr').first().getAttribute('data-outcome')).toBe('retried');
+    expect(await billing.locator('tbody tr').first().textContent()).toContain('invoice service timed out');
+    expect(await billing.locator('tbody tr').nth(1).getAttribute('data-outcome')).toBe('succeeded');
+    const shipping = page.locator('section.timeline[data-consumer="shipping"]');
+    expect(await shipping.locator('tbody tr').count()).toBe(1);
+    expect(page.url()).toContain('#/job/order.invoiced/inv-1');
+    await page.screenshot({ path: join(SHOTS, 'job.png'), fullPage: true });
   });
 });

@@ -252,6 +252,7 @@ export function dlqMessagePage(queue: string, id: string): Page {
           ['Content type', message.properties.contentType ?? '—'],
         ];
         const filters = [`id=${id}`];
+        const history = message.jobType === null ? null : h('a', { href: `#/job/${enc(message.jobType)}/${enc(id)}` }, 'Job history');
         replace(
           content,
           h('dl', { class: 'facts' }, ...facts.flatMap(([name, value]) => [h('dt', {}, name), h('dd', {}, value)])),
@@ -260,6 +261,7 @@ export function dlqMessagePage(queue: string, id: string): Page {
             { class: 'actions' },
             h('button', { type: 'button', onclick: () => openReplay(queue, filters, () => (location.hash = `#/dlq/${enc(queue)}`)) }, 'Replay this message…'),
             h('button', { type: 'button', class: 'danger', onclick: () => openPurge(queue, filters, () => (location.hash = `#/dlq/${enc(queue)}`)) }, 'Purge this message…'),
+            history,
           ),
           h('h2', {}, 'Payload', message.payloadTruncated ? h('span', { class: 'muted' }, ` (first 64 KiB of ${formatCount(message.payloadBytes)} bytes)`) : null),
           h('pre', { class: 'code', tabindex: 0, 'aria-label': 'Payload' }, prettyJson(message.payload)),

@@ -1,11 +1,12 @@
 import { forgetToken, setToken, token, whenLoginRequired } from './api.ts';
 import { dlqIndexPage, dlqMessagePage, dlqMessagesPage, dlqQueuePage } from './dlq-pages.ts';
 import { h, replace } from './dom.ts';
+import { jobPage } from './job.ts';
 import { overviewPage } from './overview.ts';
 import type { Page } from './page.ts';
 
 /**
- * The console: a hash router over four pages and a login form. Nothing is
+ * The console: a hash router over the pages and a login form. Nothing is
  * shown before a token is given; a refused token (401/403 from any call)
  * brings the form back and shows nothing else.
  */
@@ -17,6 +18,7 @@ function route(hash: string): Page {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter((part) => part !== '').map(decodeURIComponent);
   const params = new URLSearchParams(query);
+  if (parts[0] === 'job') return jobPage(parts[1], parts[2]);
   if (parts[0] === 'dlq') {
     const queue = parts[1];
     if (queue === undefined) return dlqIndexPage();
