@@ -1,17 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 /**
- * The console's assets, built from the TypeScript source shipped with the
- * package (`src/console/client/`) by esbuild, in memory, the first time they
- * are asked for — so a clone after `npm ci`, the test run and the installed
- * package all serve what the source says, with no build step to forget and
- * no built file to keep in step with its source. esbuild is already under
- * every install (tsx runs on it); it is imported only here, only when the
- * console is first opened.
+ * The console's assets: the page, its script and its style sheet.
+ *
+ * - In a clone (the TypeScript source in `src/console/client/` is there)
+ *   they are bundled from that source by esbuild, in memory, on the first
+ *   request: `npm ci && npm test` and `npx warren up` serve exactly what the
+ *   source says, with no build step to forget and no built file to go stale.
+ * - The npm package ships them built (`npm run build` writes
+ *   `dist/console/`, which `files` lists) and not the source: smaller, and
+ *   nothing is compiled in a user's production process.
  */
 export interface ConsoleAssets {
   html: string;
@@ -19,22 +21,32 @@ export interface ConsoleAssets {
   style: string;
 }
 
-/** The directory of the client's source: `src/console/client` under the package root, from src/ (a clone) or dist/src/ (the package). */
-export function clientSourceDir(): string {
+const FILES = { html: 'index.html', script: 'app.js', style: 'app.css' } as const;
+
+/** warren's package root: one level up from src/ (a clone), two from dist/src/ (the package). */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
-    const candidate = join(dir, 'src', 'console', 'client');
-    if (existsSync(join(candidate, 'main.ts')) && existsSync(join(dir, 'package.json'))) {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (manifest.name === 'warren') return candidate;
-    }
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'warren') return dir;
     dir = dirname(dir);
   }
-  throw new Error('the console source (src/console/client) is missing from this install');
+  throw new Error("warren's package.json was not found above the console's module");
 }
 
-/** Builds the assets once: a minified ES module bundle, the page and its style sheet. */
-export async function buildConsoleAssets(sourceDir = clientSourceDir()): Promise<ConsoleAssets> {
+/** The source when it is there (a clone), else the built files (the package). */
+export async function loadConsoleAssets(root = packageRoot()): Promise<ConsoleAssets> {
+  const source = join(root, 'src', 'console', 'client');
+  if (existsSync(join(source, 'main.ts'))) return buildConsoleAssets(source);
+  const built = join(root, 'dist', 'console');
+  if (!existsSync(join(built, FILES.script))) throw new Error('the console is missing from this install (neither src/console/client nor dist/console)');
+  const [html, script, style] = await Promise.all([FILES.html, FILES.script, FILES.style].map((file) => readFile(join(built, file), 'utf8')));
+  return { html: html ?? '', script: script ?? '', style: style ?? '' };
+}
+
+/** Bundles the client: a minified ES module for current browsers, the page and its style sheet. */
+export async function buildConsoleAssets(sourceDir = join(packageRoot(), 'src', 'console', 'client')): Promise<ConsoleAssets> {
+  // Imported only here: serving the built files never loads esbuild.
   const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [join(sourceDir, 'main.ts')],
@@ -53,7 +65,16 @@ export async function buildConsoleAssets(sourceDir = clientSourceDir()): Promise
   return { html, script, style };
 }
 
-/** Bytes of each asset, raw and gzipped: the size the README states, checked by a test. */
+/** `npm run build`: writes the built assets to `<root>/dist/console/` for the package. */
+export async function writeConsoleAssets(root = packageRoot()): Promise<string> {
+  const assets = await buildConsoleAssets(join(root, 'src', 'console', 'client'));
+  const out = join(root, 'dist', 'console');
+  await mkdir(out, { recursive: true });
+  await Promise.all((Object.keys(FILES) as Array<keyof typeof FILES>).map((key) => writeFile(join(out, FILES[key]), assets[key])));
+  return out;
+}
+
+/** Bytes of the assets together, raw and gzipped: the size the README states, checked by a test. */
 export function assetSizes(assets: ConsoleAssets): { raw: number; gzip: number } {
   const all = [assets.html, assets.script, assets.style];
   return {

@@ -1,5 +1,5 @@
 import { Router, type Response } from 'express';
-import { buildConsoleAssets, type ConsoleAssets } from './bundle.ts';
+import { loadConsoleAssets, type ConsoleAssets } from './bundle.ts';
 
 /**
  * `/console`: the page, its script and its style sheet. They hold no data
@@ -7,7 +7,7 @@ import { buildConsoleAssets, type ConsoleAssets } from './bundle.ts';
  * every call to the same `/v1/…` routes scripts use. A wrong token gets 401
  * there, and the page shows its login form again.
  */
-export function consoleRoutes(load: () => Promise<ConsoleAssets> = buildConsoleAssets): Router {
+export function consoleRoutes(load: () => Promise<ConsoleAssets> = loadConsoleAssets): Router {
   let assets: Promise<ConsoleAssets> | undefined;
   const get = (): Promise<ConsoleAssets> => {
     // A failed build is tried again on the next request rather than cached.

@@ -1,5 +1,8 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assetSizes, buildConsoleAssets } from '../../src/console/bundle.ts';
+import { assetSizes, buildConsoleAssets, loadConsoleAssets } from '../../src/console/bundle.ts';
 
 describe('console bundle', () => {
   it('builds from the source, loads nothing from another origin, and stays small', async () => {
@@ -14,5 +17,20 @@ describe('console bundle', () => {
     // The README states the size.
     expect(size.raw).toBeLessThan(40_000);
     expect(size.gzip).toBeLessThan(14_000);
+  });
+
+  it('an install without the source (the package) serves the built files', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'warren-console-'));
+    try {
+      await mkdir(join(root, 'dist', 'console'), { recursive: true });
+      await writeFile(join(root, 'dist', 'console', 'index.html'), '<html>');
+      await writeFile(join(root, 'dist', 'console', 'app.js'), 'built();');
+      await writeFile(join(root, 'dist', 'console', 'app.css'), 'body{}');
+      expect(await loadConsoleAssets(root)).toEqual({ html: '<html>', script: 'built();', style: 'body{}' });
+      await rm(join(root, 'dist'), { recursive: true });
+      await expect(loadConsoleAssets(root)).rejects.toThrow(/console is missing/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
