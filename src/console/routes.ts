@@ -7,6 +7,25 @@ import { loadConsoleAssets, type ConsoleAssets } from './bundle.ts';
  * every call to the same `/v1/…` routes scripts use. A wrong token gets 401
  * there, and the page shows its login form again.
  */
+/**
+ * Stricter than helmet's default for the rest of the app (same origin only,
+ * no inline style, no forms, no framing), and without its
+ * `upgrade-insecure-requests`: a console opened over plain HTTP on a
+ * private address (`--host 0.0.0.0`, no TLS proxy) would otherwise have its
+ * own script and API calls rewritten to https:// and fail.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 export function consoleRoutes(load: () => Promise<ConsoleAssets> = loadConsoleAssets): Router {
   let assets: Promise<ConsoleAssets> | undefined;
   const get = (): Promise<ConsoleAssets> => {
@@ -18,7 +37,7 @@ export function consoleRoutes(load: () => Promise<ConsoleAssets> = loadConsoleAs
     return assets;
   };
   const send = (res: Response, type: string, body: string): void => {
-    res.set('Cache-Control', 'no-cache').type(type).send(body);
+    res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': CONSOLE_CSP }).type(type).send(body);
   };
   const router = Router({ strict: true });
   router.get('/', async (_req, res) => send(res, 'html', (await get()).html));

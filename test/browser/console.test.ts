@@ -61,6 +61,7 @@ describe('the console in Chromium', () => {
   let browser: Browser;
   let page: Page;
   const workers: Worker[] = [];
+  const pageErrors: string[] = [];
   let audit: Worker;
   let producerHistory: JobHistoryHandle;
   let workerHistory: JobHistoryHandle;
@@ -119,6 +120,11 @@ describe('the console in Chromium', () => {
     await start(defineWorker({ consumer: 'shipping', schema, handle: (payload) => count(effects.shipping, payload.id) }));
     audit = await start(defineWorker({ consumer: 'audit', schema, handle: () => undefined }));
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    // Script errors and Content-Security-Policy violations; a refused token's 401/403 is logged by Chromium too, and expected.
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) pageErrors.push(`${message.text()} (${message.location().url})`);
+    });
     await mkdir(SHOTS, { recursive: true });
   });
 
@@ -307,5 +313,7 @@ describe('the console in Chromium', () => {
     expect(await shipping.locator('tbody tr').count()).toBe(1);
     expect(page.url()).toContain('#/job/order.invoiced/inv-1');
     await page.screenshot({ path: join(SHOTS, 'job.png'), fullPage: true });
+    // Across every page of the run: no script error, nothing the page's CSP refused.
+    expect(pageErrors).toEqual([]);
   });
 });

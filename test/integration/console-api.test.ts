@@ -30,7 +30,11 @@ describe('the routes the console uses', () => {
     const page = await get('/console', {});
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    // Plain HTTP on a private address must keep working: no upgrade of the page's own requests.
+    expect(csp).not.toContain('upgrade-insecure-requests');
     const script = await get('/console/app.js', {});
     expect(script.status).toBe(200);
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
