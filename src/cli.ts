@@ -6,6 +6,7 @@ import { registerDoctorCommand } from './cli/doctor.ts';
 import { loadDotEnv } from './cli/env-file.ts';
 import { registerInitCommand } from './cli/init.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
+import { registerScheduleCommands } from './cli/schedules.ts';
 import { registerServeCommand } from './cli/serve.ts';
 import { registerTopologyCommands } from './cli/topology.ts';
 import { registerTypesCommand } from './cli/types.ts';
@@ -25,6 +26,7 @@ const program = new Command('warren')
 registerTopologyCommands(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
+registerScheduleCommands(program);
 registerDlqCommands(program);
 registerUpCommands(program);
 registerDoctorCommand(program);
