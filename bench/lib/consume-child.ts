@@ -71,6 +71,8 @@ async function effectsTable(name: string): Promise<string> {
 /** Jobs/s of a warren batch worker (one PostgreSQL transaction per batch) draining `count` jobs. */
 async function warrenConsumeBatch(url: string, prefetch: number, size: number, count: number, store: IdempotencyStore, effects: string | undefined): Promise<number> {
   let handled = 0;
+  // Clocked from the first delivery: connecting and subscribing are not consuming (the same for every side).
+  let started = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const definition = defineWorker({
@@ -79,6 +81,7 @@ async function warrenConsumeBatch(url: string, prefetch: number, size: number, c
     idempotency: store,
     batch: { size, maxWaitMs: 50 },
     handleBatch: async (jobs, ctx) => {
+      if (handled === 0) started = performance.now();
       if (effects !== undefined && ctx.tx !== undefined) {
         await ctx.tx.query(`INSERT INTO ${effects} (job_key) SELECT unnest($1::text[])`, [jobs.map((job) => job.payload.key)]);
       }
@@ -88,7 +91,6 @@ async function warrenConsumeBatch(url: string, prefetch: number, size: number, c
     },
   });
   const worker = new Worker([definition], benchPlanWith(prefetch), { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
-  const started = performance.now();
   try {
     await worker.start();
     await done;
@@ -108,6 +110,8 @@ function openStore(kind: StoreKind, names: { table: string; redisPrefix: string 
 /** Jobs/s of a warren worker draining `count` jobs from the `bench` queue. */
 async function warrenConsume(url: string, plan: TopologyPlan, count: number, store: IdempotencyStore, effects: string | undefined): Promise<number> {
   let handled = 0;
+  // Clocked from the first delivery: connecting and subscribing are not consuming (the same for every side).
+  let started = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const definition = defineWorker({
@@ -115,12 +119,12 @@ async function warrenConsume(url: string, plan: TopologyPlan, count: number, sto
     schema: z.object({ key: z.string(), sentAt: z.number(), note: z.string() }),
     idempotency: store,
     handle: async (payload, ctx) => {
+      if (started === 0) started = performance.now();
       if (effects !== undefined && ctx.tx !== undefined) await ctx.tx.query(`INSERT INTO ${effects} (job_key) VALUES ($1)`, [payload.key]);
       if (++handled === count) resolveDone();
     },
   });
   const worker = new Worker([definition], plan, { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
-  const started = performance.now();
   try {
     await worker.start();
     await done;
