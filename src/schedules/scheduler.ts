@@ -50,6 +50,7 @@ export const SchedulerState = { Idle: 'idle', Standby: 'standby', Leader: 'leade
 export type SchedulerState = (typeof SchedulerState)[keyof typeof SchedulerState];
 
 const PRUNE_EVERY_MS = 3_600_000;
+const QUERY_TIMEOUT_MS = 10_000;
 
 export class Scheduler {
   private readonly schedules: readonly SchedulePlan[];
@@ -145,7 +146,13 @@ export class Scheduler {
   /** One session, one lock attempt; on success the ledger's cursors are read. */
   private async tryToLead(): Promise<boolean> {
     if (this.client === undefined) {
-      const client = new pg.Client({ connectionString: this.databaseUrl, application_name: `warren-scheduler ${this.replicaId}` });
+      // keepAlive + query_timeout: a leader cut off from PostgreSQL finds out instead of waiting on a dead socket.
+      const client = new pg.Client({
+        connectionString: this.databaseUrl,
+        application_name: `warren-scheduler ${this.replicaId}`,
+        keepAlive: true,
+        query_timeout: QUERY_TIMEOUT_MS,
+      });
       // A dropped session surfaces as an 'error' event: the lock is gone with it.
       client.on('error', (error) => {
         if (this.client !== client) return;
@@ -156,7 +163,11 @@ export class Scheduler {
       this.client = client;
       try {
         await client.connect();
+        // The server side of the same: a leader whose host vanished (no FIN, no RST) loses its session, and
+        // so the lock, after about 10 + 3 × 5 s of silence instead of the kernel's default two hours.
+        await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
       } catch (error) {
+        await client.end().catch(() => undefined);
         this.client = undefined;
         throw error;
       }

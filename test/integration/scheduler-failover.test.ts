@@ -141,6 +141,9 @@ describe('scheduler: two replicas, the leader SIGKILLed midway', () => {
       const republished = new Set(rows.filter((row) => row.publishes > 1).map((row) => row.job_id));
       for (const [id, count] of copies) expect(count, id).toBeLessThanOrEqual(republished.has(id) ? 2 : 1);
       expect(messages.length - copies.size).toBeLessThanOrEqual(republished.size);
+      const byReplica = new Map<string, number>();
+      for (const row of rows) byReplica.set(row.claimed_by, (byReplica.get(row.claimed_by) ?? 0) + 1);
+      console.log(`scheduler failover: ${rows.length} ticks ${rows[0]?.tick.toISOString()} … ${rows.at(-1)?.tick.toISOString()}, by replica ${[...byReplica.values()].join(' + ')}, ${messages.length} messages, ${copies.size} distinct ids, ${republished.size} republished`);
     } finally {
       await connection.close();
     }
