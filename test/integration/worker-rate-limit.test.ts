@@ -20,8 +20,9 @@ import { planOf, testPublisher, waitFor } from '../fixtures/workers/_support.ts'
  * in a second or two). The timestamps are taken in the handler, after the
  * slot: a worker stalled for d ms starts several jobs late at once, which
  * can put up to d / 20 ms extra starts into one window. Windows allow for
- * JITTER_MS of such stalls (a loaded CI machine); the span check allows the
- * same at its two ends.
+ * JITTER_MS of such stalls (CI runs three integration files at once on two
+ * cores); the span check allows the same at its two ends. Both still fail
+ * for per-process buckets (100/s, the 1,000 starts within ~10 s) or no limit.
  */
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,7 +30,7 @@ const JOBS = 1_000;
 const MAX = 50;
 const PER_MS = 1_000;
 const SLOT_MS = PER_MS / MAX;
-const JITTER_MS = 200;
+const JITTER_MS = 500;
 
 const TOPOLOGY = `
 version: 1
