@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { z } from 'zod';
 import { declarePlanAt } from '../../src/topology/declare.ts';
+import { defineWorker, Worker } from '../../src/worker/index.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
 import { planOf, testPublisher, waitFor } from '../fixtures/workers/_support.ts';
 
@@ -142,5 +145,30 @@ describe('rateLimit across two worker processes (shared Redis bucket)', () => {
     expect(perFiveSeconds).toBeLessThanOrEqual(5 * MAX + allowance);
     const twentySeconds = maxInWindow(times, 20_000);
     expect(twentySeconds).toBeLessThanOrEqual(20 * MAX + allowance);
+  });
+
+  it('without Redis, each process limits itself, and its start log says so', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const plan = planOf(TOPOLOGY.replace('limited:', 'solo:').replace(`max: ${MAX}`, 'max: 10'));
+    await declarePlanAt(vhost.url, plan);
+    const starts: number[] = [];
+    const worker = new Worker(
+      [defineWorker({ consumer: 'solo', schema: z.object({ n: z.number() }), handle: () => void starts.push(Date.now()) })],
+      plan,
+      { urls: [vhost.url], logger, rateLimitRedisUrl: '' },
+    );
+    await worker.start();
+    try {
+      const publisher = await testPublisher(vhost.url, 'quota');
+      for (let n = 0; n < 15; n++) await publisher.job('solo', { n });
+      await publisher.close();
+      await waitFor('15 jobs', () => starts.length >= 15, 20_000);
+    } finally {
+      await worker.stop();
+    }
+    expect(lines.join('')).toContain('rate limit 10 per 1s, per process: each worker process has its own bucket');
+    // 15 starts at 10/s, 100 ms apart: at least 1.4 s from the first to the last.
+    expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(1_400 - JITTER_MS / 5);
   });
 });
