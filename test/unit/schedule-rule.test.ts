@@ -148,3 +148,23 @@ ${schedules}`;
     expect(result.issues[0]?.message).toContain(message);
   });
 });
+
+describe('warren schedules rows', () => {
+  it('describe each schedule, its next run, and the ledger when read', async () => {
+    const { scheduleRows } = await import('../../src/cli/schedules.ts');
+    const schedules = [
+      { name: 'beat', jobType: 'ping', payload: {}, rule: { kind: 'every', everyMs: 30_000 }, missed: 'skip', catchUpLimit: 10, graceMs: 60_000 },
+      { name: 'nightly', jobType: 'report', payload: {}, rule: { kind: 'cron', expression: '0 3 * * *', timezone: 'Europe/Paris' }, missed: 'catch-up', catchUpLimit: 3, graceMs: 60_000 },
+    ] as const;
+    const now = at('2026-11-30T09:20:10Z');
+    expect(scheduleRows(schedules, now, undefined)).toEqual([
+      { name: 'beat', jobType: 'ping', rule: 'every 30s', missed: 'skip', nextRun: '2026-11-30T09:20:30.000Z' },
+      { name: 'nightly', jobType: 'report', rule: 'cron "0 3 * * *" Europe/Paris', missed: 'catch-up (at most 3)', nextRun: '2026-12-01T02:00:00.000Z' },
+    ]);
+    const rows = scheduleRows(schedules, now, [{ schedule: 'beat', cursor: now, skipped: 4, lastEnqueued: at('2026-11-30T09:20:00Z'), pending: 1 }]);
+    expect(rows.map((row) => row.ledger)).toEqual([
+      { lastEnqueued: '2026-11-30T09:20:00.000Z', pending: 1, skipped: 4 },
+      { lastEnqueued: undefined, pending: 0, skipped: 0 },
+    ]);
+  });
+});
