@@ -5,6 +5,7 @@ import { registerDlqCommands } from './cli/dlq.ts';
 import { registerDoctorCommand } from './cli/doctor.ts';
 import { loadDotEnv } from './cli/env-file.ts';
 import { registerInitCommand } from './cli/init.ts';
+import { registerJobCommand } from './cli/job.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
 import { registerScheduleCommands } from './cli/schedules.ts';
 import { registerServeCommand } from './cli/serve.ts';
@@ -33,6 +34,7 @@ registerDoctorCommand(program);
 registerDevCommands(program);
 registerTypesCommand(program);
 registerInitCommand(program);
+registerJobCommand(program);
 
 try {
   await program.parseAsync(process.argv);
