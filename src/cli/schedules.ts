@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import pg from 'pg';
 import { redactText } from '../broker/urls.ts';
 import { targetVhost } from '../broker/vhost.ts';
 import { loadConfig } from '../config.ts';
@@ -121,6 +120,7 @@ function describeRule(rule: TickRule): string {
 }
 
 async function readStatus(databaseUrl: string, scope: string, prefix: string): Promise<ScheduleStatus[]> {
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'warren schedules' });
   try {
     await client.connect();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import type { TickRow } from './rule.ts';
 
 /**
  * The scheduler's record in PostgreSQL: per schedule a cursor (every tick at
@@ -27,11 +28,6 @@ export function checkTablePrefix(prefix: string): void {
   if (!PREFIX.test(prefix)) throw new RangeError(`schedule table prefix must match ${PREFIX.source}, got "${prefix}"`);
 }
 
-export interface TickRow {
-  schedule: string;
-  tick: Date;
-  jobId: string;
-}
 
 export interface ScheduleStatus {
   schedule: string;

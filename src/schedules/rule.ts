@@ -11,6 +11,13 @@ export type TickRule = { kind: 'cron'; expression: string; timezone: string } | 
 
 export type MissedPolicy = 'skip' | 'catch-up';
 
+/** One tick of one schedule and its job id. */
+export interface TickRow {
+  schedule: string;
+  tick: Date;
+  jobId: string;
+}
+
 /** Why croner refuses an expression, or undefined when it is fine. */
 export function cronProblem(expression: string): string | undefined {
   try {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { redactText } from '../broker/urls.ts';
 import { targetVhost } from '../broker/vhost.ts';
 import { createJobClient, type JobClient } from '../client/job-client.ts';
@@ -7,8 +7,8 @@ import { loadConfig } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { requireInteger } from '../options.ts';
 import type { SchedulePlan, TopologyPlan } from '../topology/plan.ts';
-import { checkTablePrefix, DEFAULT_TABLE_PREFIX, ScheduleLedger, type TickRow } from './ledger.ts';
-import { dueTicks, nextTick, tickJobId } from './rule.ts';
+import { checkTablePrefix, DEFAULT_TABLE_PREFIX, ScheduleLedger } from './ledger.ts';
+import { dueTicks, nextTick, tickJobId, type TickRow } from './rule.ts';
 
 /**
  * Runs the topology's schedules. Any number of replicas may run: they
@@ -147,7 +147,9 @@ export class Scheduler {
   private async tryToLead(): Promise<boolean> {
     if (this.client === undefined) {
       // keepAlive + query_timeout: a leader cut off from PostgreSQL finds out instead of waiting on a dead socket.
-      const client = new pg.Client({
+      // Loaded here, not at import: `import … from 'warren'` opens (and loads) no database client.
+      const { default: postgres } = await import('pg');
+      const client = new postgres.Client({
         connectionString: this.databaseUrl,
         application_name: `warren-scheduler ${this.replicaId}`,
         keepAlive: true,
