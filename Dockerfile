@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: compile with the dev dependencies, ship only the runtime ones.
 # It builds exactly what `npm ci && npm run build` builds on a clone: the
-# compiled CLI in dist/src and the compiled example workers in dist/workers.
+# compiled CLI in dist/src, the compiled example workers in dist/workers and
+# the console's built assets in dist/console.
 
 FROM node:20-slim AS build
 WORKDIR /app

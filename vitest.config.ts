@@ -26,9 +26,10 @@ export default defineConfig({
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], maxWorkers: 3, sequence: { groupOrder: 1 } },
       },
       {
-        // The console in headless Chromium (Debian's package), against a real producer, broker and workers.
+        // The console in headless Chromium (Debian's package), against a real producer, broker and workers,
+        // alongside the integration files (vitest wants one maxWorkers per group; there is one browser file).
         extends: true,
-        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], maxWorkers: 1, sequence: { groupOrder: 1 }, testTimeout: 120_000 },
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], maxWorkers: 3, sequence: { groupOrder: 1 }, testTimeout: 120_000 },
       },
       {
         extends: true,

@@ -185,7 +185,7 @@ describe('Dockerfile', () => {
     expect(build?.name).toBe('build');
     expect(runs(build ?? stages[0]!).join('\n')).toMatch(/npm ci\b/);
     expect(runs(build ?? stages[0]!)).toContain('npm run build');
-    expect(JSON.parse(read('package.json')).scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(JSON.parse(read('package.json')).scripts.build).toBe('tsc -p tsconfig.build.json && node --import tsx src/console/build.ts');
   });
 
   it('installs only the runtime dependencies in the final stage', () => {
