@@ -12,6 +12,9 @@ import type {
   TopologyPlan,
 } from './plan.ts';
 import { queueArguments } from './queue-arguments.ts';
+import { delayLevelNames } from '../delay/levels.ts';
+import { delayObjects } from '../delay/topology.ts';
+import { consumerPriority } from './priorities.ts';
 import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
 
 /**
@@ -60,7 +63,7 @@ export function compileTopology(file: TopologyFile): CompileResult {
     ...Object.entries(file.exchanges).map(([name, spec]): [string, string] => [name, spec.type]),
   ]);
   const consumers = Object.entries(file.consumers).map(([name, spec]) =>
-    addConsumer(builder, name, spec, exchangeTypes.get(spec.source.exchange)),
+    addConsumer(builder, name, withPriority(builder, name, spec, file, exchangeTypes), exchangeTypes.get(spec.source.exchange)),
   );
   const jobs = Object.entries(file.jobs).map(([type, spec]): JobPlan => ({
     type,
@@ -69,7 +72,20 @@ export function compileTopology(file: TopologyFile): CompileResult {
     ...(spec.orderingKey !== undefined && { orderingKey: spec.orderingKey }),
     payloadSchema: spec.schema,
     ...(spec.description !== undefined && { description: spec.description }),
+    ...(spec.delays && { delays: { landingQueue: delayLevelNames.landing(type) } }),
+    ...(spec.priority !== undefined && { priority: spec.priority }),
   }));
+  const delays = delayObjects(
+    jobs.filter((job) => job.delays !== undefined),
+    file.delays ?? { queueType: 'quorum', leaderLocator: 'balanced' },
+  );
+  if (delays !== undefined) {
+    for (const exchange of delays.exchanges) builder.exchange(exchange, derivedFrom(file.delays !== undefined ? ['delays'] : ['jobs']));
+    for (const { queue, jobType } of delays.queues) {
+      builder.queue(queue, derivedFrom(jobType !== undefined ? ['jobs', jobType] : file.delays !== undefined ? ['delays'] : ['jobs']));
+    }
+    for (const binding of delays.bindings) builder.bind(binding);
+  }
   if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
   return {
     ok: true,
@@ -80,8 +96,32 @@ export function compileTopology(file: TopologyFile): CompileResult {
       bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
       jobs: sortBy(jobs, (j) => j.type),
       consumers: sortBy(consumers, (c) => c.name),
+      ...(delays !== undefined && { delays: delays.plan }),
     },
   };
+}
+
+/**
+ * A consumer that receives job types with priorities gets `x-max-priority`
+ * on its work queue(s), the highest `max` of them, unless the file sets
+ * `queueOptions.maxPriority` itself. A quorum work queue cannot have one on
+ * RabbitMQ 3.10: refused with the fix, not silently ignored.
+ */
+function withPriority(builder: PlanBuilder, name: string, spec: ConsumerSpec, file: TopologyFile, exchangeTypes: ReadonlyMap<string, string>): ConsumerSpec {
+  const priority = consumerPriority(spec, exchangeTypes.get(spec.source.exchange), file.jobs);
+  if (priority === undefined || spec.queueOptions.maxPriority !== undefined) return spec;
+  if (spec.queueOptions.type === 'quorum') {
+    builder.issues.push({
+      path: ['consumers', name],
+      atKey: true,
+      message:
+        `receives job type${priority.jobTypes.length > 1 ? 's' : ''} ${priority.jobTypes.map((t) => `"${t}"`).join(', ')} with priorities, ` +
+        'but its work queue is a quorum queue, which has no priorities on RabbitMQ 3.10 (x-max-priority is classic-only; ' +
+        'quorum queues would deliver in arrival order): set queueOptions.type: classic, or drop priority from the job type',
+    });
+    return spec;
+  }
+  return { ...spec, queueOptions: { ...spec.queueOptions, maxPriority: priority.max } };
 }
 
 class PlanBuilder {
