@@ -14,7 +14,7 @@ import type {
 import { queueArguments } from './queue-arguments.ts';
 import { delayLevelNames } from '../delay/levels.ts';
 import { delayObjects } from '../delay/topology.ts';
-import { consumerPriority } from './priorities.ts';
+import { consumerPriorities } from './priorities.ts';
 import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
 
 /**
@@ -63,7 +63,7 @@ export function compileTopology(file: TopologyFile): CompileResult {
     ...Object.entries(file.exchanges).map(([name, spec]): [string, string] => [name, spec.type]),
   ]);
   const consumers = Object.entries(file.consumers).map(([name, spec]) =>
-    addConsumer(builder, name, withPriority(builder, name, spec, file, exchangeTypes), exchangeTypes.get(spec.source.exchange)),
+    addConsumer(builder, name, spec, exchangeTypes.get(spec.source.exchange)),
   );
   const jobs = Object.entries(file.jobs).map(([type, spec]): JobPlan => ({
     type,
@@ -87,41 +87,47 @@ export function compileTopology(file: TopologyFile): CompileResult {
     for (const binding of delays.bindings) builder.bind(binding);
   }
   if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
-  return {
-    ok: true,
-    plan: {
-      ...(file.vhost !== undefined && { vhost: file.vhost }),
-      exchanges: sortBy(builder.exchanges, (e) => e.name),
-      queues: sortBy(builder.queues, (q) => q.name),
-      bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
-      jobs: sortBy(jobs, (j) => j.type),
-      consumers: sortBy(consumers, (c) => c.name),
-      ...(delays !== undefined && { delays: delays.plan }),
-    },
+  const plan: TopologyPlan = {
+    ...(file.vhost !== undefined && { vhost: file.vhost }),
+    exchanges: sortBy(builder.exchanges, (e) => e.name),
+    queues: sortBy(builder.queues, (q) => q.name),
+    bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
+    jobs: sortBy(jobs, (j) => j.type),
+    consumers: sortBy(consumers, (c) => c.name),
+    ...(delays !== undefined && { delays: delays.plan }),
   };
+  const issues = applyPriorities(plan, file);
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, plan };
 }
 
 /**
- * A consumer that receives job types with priorities gets `x-max-priority`
- * on its work queue(s), the highest `max` of them, unless the file sets
- * `queueOptions.maxPriority` itself. A quorum work queue cannot have one on
- * RabbitMQ 3.10: refused with the fix, not silently ignored.
+ * A consumer that can receive job types with priorities gets
+ * `x-max-priority` on its work queue(s) — the highest `max` of them —
+ * unless the file sets `queueOptions.maxPriority` itself. A quorum work
+ * queue has no priorities on RabbitMQ 3.10: refused with the fix, rather
+ * than priorities silently ignored. Changes `plan` in place.
  */
-function withPriority(builder: PlanBuilder, name: string, spec: ConsumerSpec, file: TopologyFile, exchangeTypes: ReadonlyMap<string, string>): ConsumerSpec {
-  const priority = consumerPriority(spec, exchangeTypes.get(spec.source.exchange), file.jobs);
-  if (priority === undefined || spec.queueOptions.maxPriority !== undefined) return spec;
-  if (spec.queueOptions.type === 'quorum') {
-    builder.issues.push({
-      path: ['consumers', name],
-      atKey: true,
-      message:
-        `receives job type${priority.jobTypes.length > 1 ? 's' : ''} ${priority.jobTypes.map((t) => `"${t}"`).join(', ')} with priorities, ` +
-        'but its work queue is a quorum queue, which has no priorities on RabbitMQ 3.10 (x-max-priority is classic-only; ' +
-        'quorum queues would deliver in arrival order): set queueOptions.type: classic, or drop priority from the job type',
-    });
-    return spec;
+function applyPriorities(plan: TopologyPlan, file: TopologyFile): CompileIssue[] {
+  const issues: CompileIssue[] = [];
+  for (const [name, priority] of consumerPriorities(plan)) {
+    const spec = file.consumers[name];
+    const consumer = plan.consumers.find((c) => c.name === name);
+    if (spec === undefined || consumer === undefined || spec.queueOptions.maxPriority !== undefined) continue;
+    if (spec.queueOptions.type === 'quorum') {
+      const types = priority.jobTypes.map((t) => `"${t}"`).join(', ');
+      issues.push({
+        path: ['consumers', name],
+        atKey: true,
+        message:
+          `receives job type${priority.jobTypes.length > 1 ? 's' : ''} ${types} with priorities, but its work queue is a quorum queue, ` +
+          'which has no priorities on RabbitMQ 3.10 (x-max-priority is for classic queues; a quorum queue would deliver in arrival order): ' +
+          'set queueOptions.type: classic, or drop priority from the job type',
+      });
+      continue;
+    }
+    for (const queue of plan.queues) if (consumer.queues.includes(queue.name)) queue.arguments['x-max-priority'] = priority.max;
   }
-  return { ...spec, queueOptions: { ...spec.queueOptions, maxPriority: priority.max } };
+  return issues;
 }
 
 class PlanBuilder {

@@ -96,6 +96,26 @@ consumers:
     expect(parsed.issues[0]?.line).toBe(10);
   });
 
+  it('follows exchange-to-exchange bindings; an explicit queueOptions.maxPriority wins', () => {
+    const plan = planOf(`
+version: 1
+exchanges:
+  shop: { type: topic }
+  mail: { type: fanout, bindings: [{ exchange: shop, routingKey: "job.#" }] }
+jobs:
+  job.urgent: { exchange: shop, priority: { max: 9 } }
+consumers:
+  relayed:
+    source: { exchange: mail }
+    queueOptions: { type: classic }
+  pinned:
+    source: { exchange: shop, pattern: "job.*" }
+    queueOptions: { type: classic, maxPriority: 3 }
+`);
+    expect(plan.queues.find((q) => q.name === 'relayed')?.arguments['x-max-priority']).toBe(9);
+    expect(plan.queues.find((q) => q.name === 'pinned')?.arguments['x-max-priority']).toBe(3);
+  });
+
   it('refuses a default above the max', () => {
     const parsed = parse(`${BASE}  p: { exchange: shop, priority: { max: 3, default: 5 } }\n`);
     expect(parsed.ok).toBe(false);
