@@ -2,7 +2,7 @@ import { formatDuration } from '../duration.ts';
 import type { DelayPath } from './levels.ts';
 
 /** Pure: a delay's path as `warren delay path` prints it, one queue a line. */
-export function delayPathText(path: DelayPath, jobType: string): string {
+export function delayPathText(path: DelayPath, jobType: string, target?: { exchange: string; routingKey: string }): string {
   const lines = [
     `delay ${formatDuration(path.requestedMs)} → ${path.ticks} ticks of 100 ms = ${formatDuration(path.delayMs)} (${spelled(path.delayMs)})`,
     `publish to ${path.exchange}`,
@@ -10,7 +10,7 @@ export function delayPathText(path: DelayPath, jobType: string): string {
     ...path.hops.map(
       (hop) => `  wait in ${hop.queue}  TTL ${spelled(hop.ttlMs).padStart(16)}  leaves at +${spelled(hop.leavesAtMs)}`,
     ),
-    `then ${path.landingQueue} (TTL 0) → the exchange and routing key of job type "${jobType}"`,
+    `then ${path.landingQueue} (TTL 0) → ${target === undefined ? `the exchange and routing key of job type "${jobType}"` : `exchange ${target.exchange}, routing key ${target.routingKey}`}`,
     `${path.hops.length} delay queue${path.hops.length === 1 ? '' : 's'} on the way`,
   ];
   return `${lines.join('\n')}\n`;

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { connect, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobClient, InvalidJobOptionError, type JobClient } from '../../src/client/index.ts';
@@ -15,7 +20,7 @@ import { planOf } from '../fixtures/workers/_support.ts';
 const JOBS = Number(process.env.WARREN_DELAY_JOBS ?? 300);
 const MAX_DELAY_S = Number(process.env.WARREN_DELAY_MAX_S ?? 30);
 
-const plan = planOf(`
+const TOPOLOGY = `
 version: 1
 exchanges:
   shop: { type: topic }
@@ -32,7 +37,8 @@ consumers:
     source: { exchange: shop, pattern: "reminders.*" }
   orders:
     source: { exchange: shop, pattern: "order.*" }
-`);
+`;
+const plan = planOf(TOPOLOGY);
 
 type Jobs = { 'reminder.send': { n: number }; 'order.created': Record<string, unknown> };
 
@@ -92,6 +98,24 @@ function shuffled<T>(items: T[]): T[] {
 }
 
 describe('delayed jobs', () => {
+  it('plan shows the delay levels; `warren delay path` shows where a 1-year delay waits and lands', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warren-delays-'));
+    try {
+      const file = join(dir, 'topology.yaml');
+      writeFileSync(file, TOPOLOGY);
+      const env = { ...process.env, AMQP_URL: vhost.url, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl };
+      const planned = await promisify(execFile)('node', ['bin/warren.js', 'topology', 'plan', file], { env });
+      expect(planned.stdout).toMatch(/unchanged +queue +warren\.delay\.level\.28\n/);
+      expect(planned.stdout).toMatch(/unchanged +queue +warren\.delay\.land\.reminder\.send\n/);
+      expect(planned.stdout).toMatch(/Plan: 0 to create, \d+ unchanged, 0 conflicts/);
+      const path = await promisify(execFile)('node', ['bin/warren.js', 'delay', 'path', '365d', '--job-type', 'reminder.send', '--topology', file]);
+      expect(path.stdout).toContain('wait in warren.delay.level.28');
+      expect(path.stdout).toContain('then warren.delay.land.reminder.send (TTL 0) → exchange shop, routing key reminders.send');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a delayed job arrives as enqueued (id, headers, trace context), where its job type routes', async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const job = await client.enqueue('reminder.send', { n: -1 }, {
