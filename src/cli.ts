@@ -6,6 +6,7 @@ import { registerDlqCommands } from './cli/dlq.ts';
 import { registerDoctorCommand } from './cli/doctor.ts';
 import { loadDotEnv } from './cli/env-file.ts';
 import { registerInitCommand } from './cli/init.ts';
+import { registerJobCommand } from './cli/job.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
 import { registerServeCommand } from './cli/serve.ts';
 import { registerTopologyCommands } from './cli/topology.ts';
@@ -32,6 +33,7 @@ registerDoctorCommand(program);
 registerDevCommands(program);
 registerTypesCommand(program);
 registerInitCommand(program);
+registerJobCommand(program);
 registerDelayCommands(program);
 
 try {

@@ -133,6 +133,36 @@ export { parseSelection, type Selection, type SelectionInput } from './dlq/filte
 export type { DlqGroup, DlqListing, ListedMessage, PurgeSummary, ReplaySummary } from './dlq/report.ts';
 export { DlqInputError, DlqQueueError } from './dlq/errors.ts';
 
+// Job history (opt-in, PostgreSQL): what happened to each job. On with WARREN_HISTORY_URL, or `history` in code.
+export {
+  openHistory,
+  historyOptionsFromEnv,
+  consumerState,
+  HISTORY_DEFAULTS,
+  CONSUMER_STATES,
+  type HistoryOptions,
+  type HistorySetting,
+  type JobHistoryHandle,
+  type HistoryRecorder,
+  type HistoryReader,
+  type HistoryWriter,
+  type HistoryWriterOptions,
+  type JobHistory,
+  type ConsumerTimeline,
+  type AttemptView,
+  type JobEventView,
+  type ConsumerState,
+  type JobLookup,
+  type JobSearch,
+  type JobSearchPage,
+  type JobSummary,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type JobAcceptedRecord,
+  type JobEventRecord,
+  type JobEventKind,
+} from './history/index.ts';
+
 // Message conventions: the `x-warren-*` header names (e.g. to read `ctx.headers`).
 export { HEADERS, type DeadLetterReason } from './message/headers.ts';
 export type { Logger } from './log.ts';

@@ -5,6 +5,7 @@ import { BrokerConnection } from '../broker/connection.ts';
 import { parseAmqpUrls } from '../broker/urls.ts';
 import { urlsForVhost } from '../broker/vhost.ts';
 import { BrokerUnavailableError } from '../errors.ts';
+import { resolveHistory, type HistorySetting, type JobHistoryHandle } from '../history/index.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -49,6 +50,11 @@ export interface WorkerInit extends WorkerOptions {
   onJobSettled?: (event: JobSettledEvent) => void;
   /** Also export Node.js process metrics. @defaultValue true when a metrics port is set */
   defaultMetrics?: boolean;
+  /**
+   * Job history: one row per attempt of every consumer. Options (or an open
+   * handle to share) turn it on, `false` off. @defaultValue on when `WARREN_HISTORY_URL` is set
+   */
+  history?: HistorySetting;
 }
 
 /**
@@ -73,6 +79,8 @@ export class Worker {
   private server: Server | undefined;
   private readonly jobTypes: ReadonlyMap<string, JobType>;
   private readonly onJobSettled: WorkerInit['onJobSettled'];
+  private readonly historySetting: HistorySetting;
+  private historyInUse: { handle: JobHistoryHandle; owned: boolean } | undefined;
 
   constructor(
     private readonly definitions: readonly WorkerDefinition[],
@@ -84,6 +92,7 @@ export class Worker {
     this.options = { ...resolved, urls: urlsForVhost(plan, resolved.urls) };
     this.logger = init.logger ?? createLogger('warren-worker');
     this.onJobSettled = init.onJobSettled;
+    this.historySetting = init.history;
     this.metrics = new WorkerMetrics({ defaultMetrics: init.defaultMetrics ?? this.options.metricsPort > 0 });
     for (const definition of definitions) resolveConsumerSettings(definition, this.consumerPlan(definition));
     // Compiled once here, shared by every consumer of this process.
@@ -92,6 +101,11 @@ export class Worker {
 
   get state(): WorkerState {
     return this.currentState;
+  }
+
+  /** The job history this worker records to, when on. */
+  get history(): JobHistoryHandle | undefined {
+    return this.historyInUse?.handle;
   }
 
   get workerId(): string {
@@ -162,6 +176,7 @@ export class Worker {
     }
     this.publisher = new ConfirmPublisher(this.publishConnection, { channels: 1 });
     await this.publisher.waitForConnect();
+    this.historyInUse = resolveHistory(this.historySetting, { logger: this.logger, registry: this.metrics.registry });
     const defaultStore = new MemoryIdempotencyStore();
     this.ownedStores.push(defaultStore);
     for (const definition of this.definitions) {
@@ -180,6 +195,7 @@ export class Worker {
           claimPollMs: this.options.claimPollMs,
           resubscribe: { initialMs: this.options.resubscribeInitialMs, maxMs: this.options.resubscribeMaxMs },
           onJobSettled: this.onJobSettled,
+          history: this.historyInUse?.handle.recorder,
         }),
       );
     }
@@ -199,6 +215,8 @@ export class Worker {
     const steps: Array<() => Promise<unknown>> = [
       () => Promise.all(this.runtimes.map((runtime) => runtime.stop(deadline))),
       async () => this.publisher?.close(),
+      // After the consumers: the attempts they just finished are written (or counted as dropped).
+      async () => (this.historyInUse?.owned ? this.historyInUse.handle.close() : undefined),
       () => Promise.all(this.ownedStores.map((store) => store.close())),
       async () => this.consumeConnection?.close(),
       async () => this.publishConnection?.close(),
