@@ -64,7 +64,10 @@ export function checkPriority(jobType: JobType, priority: unknown): number | und
 /**
  * The message that waits out `timing` in the delay levels: the same job
  * (id, properties, every header), published to the first level it needs,
- * plus the due time in `x-warren-run-at`. Changes `message` in place.
+ * plus the due time in `x-warren-run-at`. Its `timestamp` property becomes
+ * the due time: consumer lag is read from the timestamp of the message at
+ * a queue's head, and a job is not late while it is not due (the enqueue
+ * time stays in `x-warren-first-seen-at`). Changes `message` in place.
  */
 export function applyTiming(message: OutgoingMessage, timing: JobTiming | undefined, priority: number | undefined): OutgoingMessage {
   if (priority !== undefined) message.options.priority = priority;
@@ -72,5 +75,6 @@ export function applyTiming(message: OutgoingMessage, timing: JobTiming | undefi
   message.exchange = timing.path.exchange;
   message.routingKey = timing.path.routingKey;
   message.options.headers = { ...message.options.headers, [HEADERS.runAt]: timing.runAt.toISOString() };
+  message.options.timestamp = Math.floor(timing.runAt.getTime() / 1000);
   return message;
 }

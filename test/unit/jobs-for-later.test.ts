@@ -167,6 +167,8 @@ describe('enqueue options: delay, runAt, priority', () => {
     expect(message.routingKey).toBe(timing?.path.routingKey);
     expect(message.options.messageId).toBe('j-1');
     expect(message.options.priority).toBe(4);
+    expect(message.options.timestamp).toBe(Date.parse('2030-01-01T00:00:01Z') / 1000); // lag counts from the due time
+    expect(message.options.headers?.[HEADERS.firstSeenAt]).toBe(now.toISOString());
     expect(message.options.headers).toEqual({ ...before, [HEADERS.runAt]: '2030-01-01T00:00:01.000Z' });
   });
 });
