@@ -9,7 +9,7 @@ import { createJobClient, InvalidJobOptionError, type JobClient } from '../../sr
 import { HEADERS } from '../../src/message/headers.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
-import { planOf } from '../fixtures/workers/_support.ts';
+import { planOf, waitFor } from '../fixtures/workers/_support.ts';
 
 /**
  * Delayed jobs on a real broker: a mix of random delays enqueued in random
@@ -29,6 +29,7 @@ jobs:
     exchange: shop
     routingKey: reminders.send
     delays: true
+    orderingKey: n
     schema: { type: object, required: [n], properties: { n: { type: integer } } }
   order.created:
     exchange: shop
@@ -37,6 +38,10 @@ consumers:
     source: { exchange: shop, pattern: "reminders.*" }
   orders:
     source: { exchange: shop, pattern: "order.*" }
+  ordered:
+    source: { exchange: shop, pattern: "reminders.*" }
+    shards: 2
+    queueOptions: { type: classic } # basic.get, to look: quorum queues with a single active consumer refuse it
 `;
 const plan = planOf(TOPOLOGY);
 
@@ -145,6 +150,24 @@ describe('delayed jobs', () => {
       [HEADERS.runAt]: job.runAt,
     });
     expect(JSON.parse(message.content.toString())).toEqual({ n: -1 });
+    // A sharded consumer hashes it on its ordering key like an immediate job of the same key.
+    await client.enqueue('reminder.send', { n: -1 }, { idempotencyKey: 'reminder-1-now' });
+    const shardOf = new Map<string, string>();
+    await waitFor('both copies in a shard', async () => {
+      const channel = await connection.createChannel();
+      try {
+        for (const queue of ['ordered.shard.0', 'ordered.shard.1']) {
+          for (let m = await channel.get(queue, { noAck: true }); m !== false; m = await channel.get(queue, { noAck: true })) {
+            shardOf.set(String(m.properties.messageId), queue);
+          }
+        }
+      } finally {
+        await channel.close();
+      }
+      return shardOf.size === 2;
+    }, 10_000);
+    expect(shardOf.get('reminder-1')).toBe(shardOf.get('reminder-1-now'));
+    await collect('reminders', 1, 5_000); // the immediate copy
   });
 
   it('a job type without delays refuses one; a run-at time already past is enqueued at once', async () => {
