@@ -8,6 +8,7 @@ import { loadDotEnv } from './cli/env-file.ts';
 import { registerInitCommand } from './cli/init.ts';
 import { registerJobCommand } from './cli/job.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
+import { registerScheduleCommands } from './cli/schedules.ts';
 import { registerServeCommand } from './cli/serve.ts';
 import { registerTopologyCommands } from './cli/topology.ts';
 import { registerTypesCommand } from './cli/types.ts';
@@ -27,6 +28,7 @@ const program = new Command('warren')
 registerTopologyCommands(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
+registerScheduleCommands(program);
 registerDlqCommands(program);
 registerUpCommands(program);
 registerDoctorCommand(program);

@@ -114,8 +114,11 @@ export type {
   JobPlan,
   QueuePlan,
   RetryTierPlan,
+  SchedulePlan,
   TopologyPlan,
 } from './topology/plan.ts';
+export { Scheduler, SCHEDULER_DEFAULTS, SchedulerState, type SchedulerOptions } from './schedules/scheduler.ts';
+export { dueTicks, nextTick, tickJobId, type DueInput, type DueTicks, type MissedPolicy, type TickRow, type TickRule } from './schedules/rule.ts';
 export { generatePayloadTypes } from './typegen/generate.ts';
 /** The one vhost rule: the topology's `vhost`, else the AMQP URL's. */
 export { targetVhost, urlsForVhost } from './broker/vhost.ts';

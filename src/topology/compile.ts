@@ -9,13 +9,15 @@ import type {
   JobPlan,
   QueuePlan,
   RetryTierPlan,
+  SchedulePlan,
   TopologyPlan,
 } from './plan.ts';
+import type { TickRule } from '../schedules/rule.ts';
 import { queueArguments } from './queue-arguments.ts';
 import { delayLevelNames } from '../delay/levels.ts';
 import { delayObjects } from '../delay/topology.ts';
 import { consumerPriorities } from './priorities.ts';
-import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
+import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type ScheduleSpec, type TopologyFile } from './schema.ts';
 
 /**
  * A name that two parts of the file (or a derived object) both claim, or
@@ -86,6 +88,7 @@ export function compileTopology(file: TopologyFile): CompileResult {
     }
     for (const binding of delays.bindings) builder.bind(binding);
   }
+  const schedules = Object.entries(file.schedules).map(([name, spec]) => schedulePlan(name, spec));
   if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
   const plan: TopologyPlan = {
     ...(file.vhost !== undefined && { vhost: file.vhost }),
@@ -95,6 +98,7 @@ export function compileTopology(file: TopologyFile): CompileResult {
     jobs: sortBy(jobs, (j) => j.type),
     consumers: sortBy(consumers, (c) => c.name),
     ...(delays !== undefined && { delays: delays.plan }),
+    ...(schedules.length > 0 && { schedules: sortBy(schedules, (s) => s.name) }),
   };
   const issues = applyPriorities(plan, file);
   return issues.length > 0 ? { ok: false, issues } : { ok: true, plan };
@@ -128,6 +132,22 @@ function applyPriorities(plan: TopologyPlan, file: TopologyFile): CompileIssue[]
     for (const queue of plan.queues) if (consumer.queues.includes(queue.name)) queue.arguments['x-max-priority'] = priority.max;
   }
   return issues;
+}
+
+function schedulePlan(name: string, spec: ScheduleSpec): SchedulePlan {
+  // The schema guarantees exactly one of cron and every.
+  const rule: TickRule =
+    spec.every !== undefined ? { kind: 'every', everyMs: spec.every } : { kind: 'cron', expression: spec.cron ?? '', timezone: spec.timezone ?? 'UTC' };
+  return {
+    name,
+    jobType: spec.job,
+    payload: spec.payload,
+    rule,
+    missed: spec.missed,
+    catchUpLimit: spec.catchUpLimit,
+    graceMs: spec.grace,
+    ...(spec.description !== undefined && { description: spec.description }),
+  };
 }
 
 class PlanBuilder {
@@ -292,6 +312,7 @@ function addConsumer(
     retry: { maxAttempts: spec.retry.maxAttempts ?? delaysMs.length + 1, delaysMs, tiers },
     deadLetter: { exchange: dlx, queue: dlq },
     queueType: spec.queueOptions.type,
+    ...(spec.rateLimit !== undefined && { rateLimit: { max: spec.rateLimit.max, perMs: spec.rateLimit.per } }),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { MissedPolicy, TickRule } from '../schedules/rule.ts';
 import type { ExchangeType } from './schema.ts';
 
 /**
@@ -85,6 +86,19 @@ export interface ConsumerPlan {
   };
   deadLetter: { exchange: string; queue: string };
   queueType: 'classic' | 'quorum';
+  /** At most `max` jobs per `perMs`, across every worker process of the consumer. */
+  rateLimit?: { max: number; perMs: number };
+}
+
+export interface SchedulePlan {
+  name: string;
+  jobType: string;
+  payload: unknown;
+  rule: TickRule;
+  missed: MissedPolicy;
+  catchUpLimit: number;
+  graceMs: number;
+  description?: string;
 }
 
 export interface TopologyPlan {
@@ -95,6 +109,8 @@ export interface TopologyPlan {
   jobs: JobPlan[];
   consumers: ConsumerPlan[];
   delays?: DelaysPlan;
+  /** Recurring jobs; absent when the file has none. */
+  schedules?: SchedulePlan[];
 }
 
 /** `source -> destination [routing key]`, the name plan output uses for a binding. */

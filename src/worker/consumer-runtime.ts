@@ -22,6 +22,8 @@ import { decodeStep } from './steps/decode.ts';
 import { dedupeStep } from './steps/dedupe.ts';
 import { handleStep } from './steps/handle.ts';
 import { BatchHandler } from './steps/handle-batch.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import { rateLimitStep } from './steps/rate-limit.ts';
 import { retryInPlaceStep } from './steps/retry-in-place.ts';
 import { jobIdOf, settleStep } from './steps/settle.ts';
 import { stopGateStep } from './steps/stop-gate.ts';
@@ -44,6 +46,8 @@ export interface ConsumerRuntimeDeps {
   resubscribe: BackoffOptions;
   /** Told of every delivery's end (see `WorkerInit.onJobSettled`). */
   onJobSettled?: ((event: JobSettledEvent) => void) | undefined;
+  /** Set when the consumer has a `rateLimit`: jobs wait for a slot before dedupe and the handler. */
+  rateLimiter?: RateLimiter | undefined;
   /** Job history: one row per attempt. Undefined when history is off (nothing is built per job then). */
   history?: HistoryRecorder | undefined;
 }
@@ -156,6 +160,9 @@ export class ConsumerRuntime {
           },
         }),
       );
+    }
+    if (this.deps.rateLimiter !== undefined) {
+      steps.push(rateLimitStep({ limiter: this.deps.rateLimiter, signal: this.stopping.signal, retryMs: this.deps.claimPollMs }));
     }
     if (settings.batch !== undefined) {
       this.batchHandler = new BatchHandler({

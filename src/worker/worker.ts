@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { BrokerConnection } from '../broker/connection.ts';
 import { parseAmqpUrls } from '../broker/urls.ts';
-import { urlsForVhost } from '../broker/vhost.ts';
+import { targetVhost, urlsForVhost } from '../broker/vhost.ts';
+import { formatDuration } from '../duration.ts';
 import { BrokerUnavailableError } from '../errors.ts';
 import { resolveHistory, type HistorySetting, type JobHistoryHandle } from '../history/index.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
@@ -12,6 +13,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { buildJobTypes, type JobType } from '../client/job-types.ts';
 import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
 import { ConsumerRuntime } from './consumer-runtime.ts';
+import { createRedisRateLimiter, LocalRateLimiter, RATE_LIMIT_KEY_PREFIX, type RateLimiter } from './rate-limiter.ts';
 import type { JobSettledEvent } from './context.ts';
 import type { WorkerDefinition } from './define.ts';
 import { startMetricsServer, WorkerMetrics, type HealthReport } from './metrics.ts';
@@ -76,6 +78,7 @@ export class Worker {
   private publisher: ConfirmPublisher | undefined;
   private readonly runtimes: ConsumerRuntime[] = [];
   private readonly ownedStores: IdempotencyStore[] = [];
+  private readonly rateLimiters: RateLimiter[] = [];
   private server: Server | undefined;
   private readonly jobTypes: ReadonlyMap<string, JobType>;
   private readonly onJobSettled: WorkerInit['onJobSettled'];
@@ -88,7 +91,7 @@ export class Worker {
     init: WorkerInit = {},
   ) {
     if (definitions.length === 0) throw new RangeError('worker: no worker definitions given');
-    const resolved = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}` });
+    const resolved = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}`, redisUrl: process.env.REDIS_URL });
     this.options = { ...resolved, urls: urlsForVhost(plan, resolved.urls) };
     this.logger = init.logger ?? createLogger('warren-worker');
     this.onJobSettled = init.onJobSettled;
@@ -195,6 +198,7 @@ export class Worker {
           claimPollMs: this.options.claimPollMs,
           resubscribe: { initialMs: this.options.resubscribeInitialMs, maxMs: this.options.resubscribeMaxMs },
           onJobSettled: this.onJobSettled,
+          rateLimiter: await this.rateLimiterFor(this.consumerPlan(definition)),
           history: this.historyInUse?.handle.recorder,
         }),
       );
@@ -218,6 +222,7 @@ export class Worker {
       // After the consumers: the attempts they just finished are written (or counted as dropped).
       async () => (this.historyInUse?.owned ? this.historyInUse.handle.close() : undefined),
       () => Promise.all(this.ownedStores.map((store) => store.close())),
+      () => Promise.all(this.rateLimiters.map((limiter) => limiter.close())),
       async () => this.consumeConnection?.close(),
       async () => this.publishConnection?.close(),
       () => new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve())),
@@ -246,6 +251,26 @@ export class Worker {
     const store = await option();
     this.ownedStores.push(store);
     return store;
+  }
+
+  /** The consumer's bucket: shared through Redis when one is configured, else this process's own (and the log says which). */
+  private async rateLimiterFor(plan: ConsumerPlan): Promise<RateLimiter | undefined> {
+    const limit = plan.rateLimit;
+    if (limit === undefined) return undefined;
+    const redisUrl = this.options.rateLimitRedisUrl;
+    const limiter =
+      redisUrl === undefined
+        ? new LocalRateLimiter(limit)
+        : await createRedisRateLimiter({
+            url: redisUrl,
+            key: `${RATE_LIMIT_KEY_PREFIX}${targetVhost(this.plan, this.options.urls)}:${plan.name}`,
+            limit,
+            logger: this.logger,
+          });
+    this.rateLimiters.push(limiter);
+    const note = redisUrl === undefined ? 'each worker process has its own bucket: N processes allow N times this rate (set REDIS_URL to share one)' : 'one bucket shared by every worker process of this consumer';
+    this.logger.info({ consumer: plan.name, max: limit.max, perMs: limit.perMs, scope: limiter.scope }, `rate limit ${limit.max} per ${formatDuration(limit.perMs)}, ${limiter.scope}: ${note}`);
+    return limiter;
   }
 
   private consumerPlan(definition: WorkerDefinition): ConsumerPlan {
