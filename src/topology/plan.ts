@@ -45,6 +45,18 @@ export interface JobPlan {
   /** JSON Schema of the payload, as written in the file. */
   payloadSchema: Record<string, unknown>;
   description?: string;
+  /** Set when the job type takes delays: its landing queue (see src/delay/levels.ts). */
+  delays?: { landingQueue: string };
+  /** The job type's priority range, 0 … max. */
+  priority?: { max: number; default?: number };
+}
+
+/** The delay levels, when a job type takes delays. */
+export interface DelaysPlan {
+  queueType: 'classic' | 'quorum';
+  tickMs: number;
+  levels: number;
+  maxDelayMs: number;
 }
 
 export interface RetryTierPlan {
@@ -96,6 +108,7 @@ export interface TopologyPlan {
   bindings: BindingPlan[];
   jobs: JobPlan[];
   consumers: ConsumerPlan[];
+  delays?: DelaysPlan;
   /** Recurring jobs; absent when the file has none. */
   schedules?: SchedulePlan[];
 }
