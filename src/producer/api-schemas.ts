@@ -66,10 +66,10 @@ export const QueueList = z.object({
       deliverRate: z.number().nullable(),
       /** Seconds since the epoch: the `timestamp` of the message at the head (classic queues; null when the broker does not tell). */
       headMessageTimestamp: z.number().int().nullable(),
-      /** The consumer whose queue this is (null for a plain queue of the topology). */
+      /** The consumer whose queue this is (null for a plain queue of the topology, and for the delay levels). */
       consumer: z.string().nullable(),
-      /** What the queue is to that consumer. */
-      kind: z.enum(['work', 'retry', 'dead-letter']).nullable(),
+      /** What the queue is to that consumer; `delay` for a queue of the delayed-jobs levels; null for a plain queue. */
+      kind: z.enum(['work', 'retry', 'dead-letter', 'delay']).nullable(),
     }),
   ),
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { History, problemsOf, summarize, type QueueRow } from '../../src/console/client/consumers.ts';
+import { DELAYED_JOBS, History, problemsOf, summarize, type QueueRow } from '../../src/console/client/consumers.ts';
 import { groupFilters } from '../../src/console/client/dlq-types.ts';
 import { formatAbsolute, formatCount, formatRate, formatRelative, prettyJson } from '../../src/console/client/format.ts';
 
@@ -28,6 +28,7 @@ describe('console: consumer summaries', () => {
     ]);
     expect(payments).toEqual({
       name: 'payments',
+      delays: false,
       subscribed: true,
       consumers: 2,
       workQueues: 2,
@@ -68,6 +69,19 @@ describe('console: consumer summaries', () => {
     expect(problemsOf(falling!, history, 4_000)).toEqual(['dlq-growing']);
     const [gone] = summarize([row('c', 'c', 'work', { exists: false })]);
     expect(problemsOf(gone!, new History(), 0)).toEqual(['missing']);
+  });
+
+  it('puts the delay levels in one row that nothing needs to consume, whose growth is no problem', () => {
+    const history = new History();
+    const rows = (waiting: number) => [
+      row('warren.delay.level.00', null, 'delay', { messagesReady: waiting }),
+      row('warren.delay.level.01', null, 'delay', { messagesReady: 1 }),
+      row('warren.delay.land.later', null, 'delay'),
+    ];
+    for (const [at, waiting] of [[1_000, 1], [2_000, 5], [3_000, 9]] as const) history.add(at, summarize(rows(waiting)));
+    const [delayed] = summarize(rows(9));
+    expect(delayed).toMatchObject({ name: DELAYED_JOBS, delays: true, subscribed: true, lag: 10, dlqDepth: null });
+    expect(problemsOf(delayed!, history, 3_000)).toEqual([]);
   });
 
   it('keeps only the window', () => {

@@ -16,12 +16,17 @@ export interface QueueRow {
   deliverRate: number | null;
   headMessageTimestamp: number | null;
   consumer: string | null;
-  kind: 'work' | 'retry' | 'dead-letter' | null;
+  kind: 'work' | 'retry' | 'dead-letter' | 'delay' | null;
 }
 
+/** The overview's row for every queue of the delayed-jobs levels together. */
+export const DELAYED_JOBS = 'delayed jobs';
+
 export interface ConsumerSummary {
-  /** The consumer's name, or a plain queue's. */
+  /** The consumer's name, a plain queue's, or `DELAYED_JOBS`. */
   name: string;
+  /** The delayed-jobs row holds jobs until due: nothing consumes it, and its "lag" is the jobs waiting. */
+  delays: boolean;
   /** Every work queue exists and has at least one consumer. */
   subscribed: boolean;
   /** Consumers on the work queue(s), summed over shards. */
@@ -47,7 +52,7 @@ export interface ConsumerSummary {
 export function summarize(rows: readonly QueueRow[]): ConsumerSummary[] {
   const byName = new Map<string, QueueRow[]>();
   for (const row of rows) {
-    const owner = row.consumer ?? (row.name.endsWith('.dlq') && rows.some((other) => other.name === row.name.slice(0, -4)) ? row.name.slice(0, -4) : row.name);
+    const owner = row.kind === 'delay' ? DELAYED_JOBS : row.consumer ?? (row.name.endsWith('.dlq') && rows.some((other) => other.name === row.name.slice(0, -4)) ? row.name.slice(0, -4) : row.name);
     const list = byName.get(owner) ?? [];
     list.push(row);
     byName.set(owner, list);
@@ -59,9 +64,11 @@ export function summarize(rows: readonly QueueRow[]): ConsumerSummary[] {
     const sumRate = (key: 'publishRate' | 'ackRate'): number | null =>
       work.every((row) => row[key] === null) ? null : work.reduce((sum, row) => sum + (row[key] ?? 0), 0);
     const heads = work.map((row) => row.headMessageTimestamp).filter((value): value is number => value !== null);
+    const delays = queues.every((row) => row.kind === 'delay');
     return {
       name,
-      subscribed: work.length > 0 && work.every((row) => row.exists && row.consumers > 0),
+      delays,
+      subscribed: delays || (work.length > 0 && work.every((row) => row.exists && row.consumers > 0)),
       consumers: work.reduce((sum, row) => sum + row.consumers, 0),
       workQueues: work.length,
       lag: work.reduce((sum, row) => sum + row.messagesReady + row.messagesUnacked, 0),
@@ -122,7 +129,8 @@ export function problemsOf(summary: ConsumerSummary, history: History, now: numb
   if (summary.missing) problems.push('missing');
   else if (!summary.subscribed) problems.push('not-subscribed');
   if (growing(history.series(summary.name, 'dlqDepth'), now, lookbackMs)) problems.push('dlq-growing');
-  if (growing(history.series(summary.name, 'lag'), now, lookbackMs)) problems.push('lag-growing');
+  // Jobs scheduled for later pile up by design.
+  if (!summary.delays && growing(history.series(summary.name, 'lag'), now, lookbackMs)) problems.push('lag-growing');
   return problems;
 }
 

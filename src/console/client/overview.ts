@@ -83,8 +83,8 @@ export function overviewPage(): Page {
       const row = rowFor(summary);
       const problems = problemsOf(summary, history, now);
       row.element.classList.toggle('problem', problems.length > 0);
-      row.state.textContent = summary.missing ? 'missing' : summary.subscribed ? 'subscribed' : 'not subscribed';
-      row.state.className = `badge ${summary.subscribed ? 'ok' : 'bad'}`;
+      row.state.textContent = summary.missing ? 'missing' : summary.delays ? 'holding' : summary.subscribed ? 'subscribed' : 'not subscribed';
+      row.state.className = `badge ${summary.delays && !summary.missing ? '' : summary.subscribed ? 'ok' : 'bad'}`;
       row.consumers.textContent = formatCount(summary.consumers);
       const shown: Record<Metric, string> = {
         lag: formatCount(summary.lag),
