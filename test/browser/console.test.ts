@@ -45,7 +45,9 @@ consumers:
 `;
 const ADMIN = 'console-admin-token';
 const ENQUEUE = 'console-enqueue-token';
-const SHOTS = join(import.meta.dirname, '..', '..', 'docs', 'console');
+// Every run takes the screenshots; they land in the README's docs/console/ only when asked
+// (`WARREN_CONSOLE_SCREENSHOTS=docs/console npm test`), so a test run leaves the checkout clean.
+const SHOTS = join(import.meta.dirname, '..', '..', process.env.WARREN_CONSOLE_SCREENSHOTS ?? join('test-results', 'console'));
 const REPORTS_BACKLOG = 37;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const HISTORY_SCHEMA = uniqueName('warren_history_console').replaceAll(/[^a-z0-9_]/g, '_').slice(0, 40);
