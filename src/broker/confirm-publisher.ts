@@ -169,6 +169,11 @@ export class ConfirmPublisher {
         });
       },
     });
+    // A setup cut short (the connection closing while the channel opens, as
+    // when a producer is closed right after it connected) is emitted as
+    // 'error' on the wrapper, which would crash the process unheard; the
+    // wrapper sets the channel up again on the next connection by itself.
+    slot.wrapper.on('error', () => undefined);
     return slot;
   }
 

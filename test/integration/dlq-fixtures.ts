@@ -200,6 +200,13 @@ export async function peekIds(connection: ChannelModel, queue: string): Promise<
     ids.push(String(message.properties.messageId));
   }
   await channel.close();
+  // The broker requeues what the closed channel held on its own time: wait until it is all
+  // back, so that whatever the test does next (a drain, a replay) sees every message.
+  const deadline = Date.now() + 10_000;
+  while ((await depth(connection, queue)) < ids.length) {
+    if (Date.now() > deadline) throw new Error(`peekIds ${queue}: the ${ids.length} peeked messages did not come back`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   return ids;
 }
 
