@@ -12,6 +12,7 @@ import type {
   TopologyPlan,
 } from './plan.ts';
 import { queueArguments } from './queue-arguments.ts';
+import { streamObjects, type EventPlan, type StreamPlan } from '../streams/stream-plan.ts';
 import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
 
 /**
@@ -70,6 +71,20 @@ export function compileTopology(file: TopologyFile): CompileResult {
     payloadSchema: spec.schema,
     ...(spec.description !== undefined && { description: spec.description }),
   }));
+  const streams = Object.entries(file.streams).map(([name, spec]): StreamPlan => {
+    const objects = streamObjects(name, spec);
+    builder.exchange(objects.exchange, own(['streams', name]));
+    for (const queue of objects.queues) builder.queue(queue, derivedFrom(['streams', name]));
+    for (const binding of objects.bindings) builder.bind(binding);
+    return objects.stream;
+  });
+  const events = Object.entries(file.events).map(([type, spec]): EventPlan => ({
+    type,
+    stream: spec.stream,
+    key: spec.key,
+    payloadSchema: spec.schema,
+    ...(spec.description !== undefined && { description: spec.description }),
+  }));
   if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
   return {
     ok: true,
@@ -80,6 +95,8 @@ export function compileTopology(file: TopologyFile): CompileResult {
       bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
       jobs: sortBy(jobs, (j) => j.type),
       consumers: sortBy(consumers, (c) => c.name),
+      ...(streams.length > 0 && { streams: sortBy(streams, (s) => s.name) }),
+      ...(events.length > 0 && { events: sortBy(events, (e) => e.type) }),
     },
   };
 }
