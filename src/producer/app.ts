@@ -21,6 +21,9 @@ import type { ProducerMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { pageOf, pageQuery, parsePageQuery } from './pagination.ts';
 import { queueLag } from './queue-lag.ts';
+import { eventRoutes } from '../streams/event-routes.ts';
+import { EventSender } from '../streams/event-sender.ts';
+import { buildEventTypes } from '../streams/event-types.ts';
 
 export interface AppDeps {
   plan: TopologyPlan;
@@ -98,6 +101,11 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
   const admin = requireScope(deps.tokens, 'admin', deps.retryAfterSeconds);
 
   app.use(jobRoutes({ sender, bodyLimit: deps.bodyLimit, maxBatchItems: deps.maxBatchItems, guard: enqueue }));
+  const eventTypes = buildEventTypes(deps.plan);
+  if (eventTypes.size > 0) {
+    const events = new EventSender(eventTypes, timedPublisher(deps.publisher, deps.metrics));
+    app.use(eventRoutes({ sender: events, bodyLimit: deps.bodyLimit, guard: enqueue }));
+  }
   const jobEntries = [...deps.jobTypes.values()].map((jobType) => JSON.stringify(describeJobType(jobType)));
   const jobsQuery = pageQuery(PAGE_LIMITS.jobs);
   app.get('/v1/jobs', enqueue, (req, res) => {
@@ -129,7 +137,9 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  const openApi = JSON.stringify(buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS }));
+  const openApi = JSON.stringify(
+    buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS, eventTypes: eventTypes.values() }),
+  );
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApi);
   });

@@ -2,6 +2,8 @@ import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig } from '@aste
 import { z } from 'zod';
 import { BatchResult, ErrorResponse, Health, JobAccepted, JobTypeList, QueueList, Readiness } from './api-schemas.ts';
 import type { JobType } from '../client/job-types.ts';
+import { registerEventTypes } from '../streams/event-openapi.ts';
+import type { EventType } from '../streams/event-types.ts';
 
 type Security = Record<string, string[]>[];
 
@@ -43,12 +45,13 @@ const ENQUEUE_ERRORS = {
  */
 export function buildOpenApiDocument(
   jobTypes: Iterable<JobType>,
-  options: { maxBatchItems: number; pageLimits: { jobs: { max: number }; queues: { max: number } } },
+  options: { maxBatchItems: number; pageLimits: { jobs: { max: number }; queues: { max: number } }; eventTypes?: Iterable<EventType> },
 ): Record<string, unknown> {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const security: Security = [{ [bearer.name]: [] }];
   for (const jobType of jobTypes) registerJobType(registry, jobType, security, options.maxBatchItems);
+  registerEventTypes(registry, options.eventTypes ?? [], security, errorResponses({ ...ENQUEUE_ERRORS, 404: 'Unknown event type' }));
   registerReadRoutes(registry, security, options.pageLimits);
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
