@@ -259,7 +259,9 @@ class PartitionRunner {
   async start(connection: StreamConnection): Promise<void> {
     // From the committed record itself (not the one after): the broker starts at the chunk holding it,
     // so its absence proves retention removed it. Records up to it are skipped.
-    const start: StreamStart = this.committed === null ? (this.member.definition.startAt ?? 'first') : { offset: this.committed };
+    // -1 (a reset to `first`) means before everything retained.
+    const start: StreamStart =
+      this.committed === null ? (this.member.definition.startAt ?? 'first') : this.committed < 0 ? 'first' : { offset: this.committed };
     this.subscription = await connection.subscribe({
       queue: this.member.stream.queues[this.partition] ?? '',
       start,
@@ -275,7 +277,10 @@ class PartitionRunner {
     if (this.stopped) return;
     if (!this.checkedRetention) {
       this.checkedRetention = true;
-      if (this.committed !== null && record.offset > this.committed) {
+      // The subscription starts at the committed record itself, so a first delivery past it means it
+      // was removed. One offset of slack: after a reset to offset n the group commits n-1, which may
+      // be an offset no record has (offsets are not dense). Retention removes whole segments, never one record.
+      if (this.committed !== null && this.committed >= 0 && record.offset > this.committed + 1) {
         this.member.emit({ kind: 'retention-loss', partition: this.partition, committed: this.committed, firstAvailable: record.offset });
       }
     }

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createJobClient, type JobClient } from '../../src/client/index.ts';
 import { defineStreamWorker, startStreamWorker, type RunningStreamWorker, type StreamWorkerEvent } from '../../src/streams/stream-worker.ts';
@@ -37,10 +39,10 @@ afterAll(async () => {
 });
 
 /** An in-process member writing each record into `ledger` in the batch's transaction. */
-async function member(group: string, ledger: string, options: { id: string; slowMs?: number; onEvent?: (e: StreamWorkerEvent) => void }) {
+async function member(group: string, ledger: string, options: { id: string; slowMs?: number; stream?: string; onEvent?: (e: StreamWorkerEvent) => void }) {
   const worker = await startStreamWorker(
     defineStreamWorker<{ key: string; seq: number }>({
-      stream: 'ticks',
+      stream: options.stream ?? 'ticks',
       group,
       batch: { size: 50, maxWaitMs: 50 },
       async handleBatch(records, ctx) {
@@ -128,5 +130,79 @@ describe('consumer groups', () => {
       a.child.kill('SIGKILL');
       await a.exited;
     }
+  });
+});
+
+const run = promisify(execFile);
+
+/** `warren stream …` against this test's vhost and tables. */
+async function cli(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, ['bin/warren.js', 'stream', ...args, '--topology', GROUPS_TOPOLOGY, '--stream', 'ticks', '--table-prefix', tables.prefix], {
+    env: { ...process.env, AMQP_URL: vhost.url, DATABASE_URL: databaseUrl() },
+  });
+  return stdout;
+}
+
+describe('replay and retention', () => {
+  it('reset to a time: the live group re-reads from the first record published at or after it, and not the chunk\'s earlier ones', async () => {
+    const ledger = await tables.ledger('replay');
+    const worker = await member('replay', ledger, { id: 'r-1' });
+    await publishTicks(client, 100, 100);
+    // Timestamps are whole seconds: the reset time is in a later second than every first-half event.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const at = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await publishTicks(client, 100, 100, 100);
+    await until('200 applied', async () => (await count(ledger)) === 200, 30_000);
+    const status = JSON.parse(await cli('status', '--group', 'replay', '--json')) as { partitions: Array<{ lag: number; committed: number; end: number }> };
+    expect(status.partitions.map((p) => p.lag)).toEqual([0, 0, 0, 0]);
+
+    const dry = JSON.parse(await cli('reset', '--group', 'replay', '--to', at.toISOString(), '--dry-run', '--json')) as {
+      partitions: Array<{ partition: number; restartAt: number; firstTimestamp: string }>;
+    };
+    expect(dry.partitions).toHaveLength(4);
+    for (const row of dry.partitions) expect(Date.parse(row.firstTimestamp)).toBeGreaterThanOrEqual(Math.floor(at.getTime() / 1000) * 1000);
+    expect(await count(ledger)).toBe(200);
+
+    const text = await cli('reset', '--group', 'replay', '--to', at.toISOString());
+    expect(text).toMatch(/partition 0: committed \d+ -> \d+, restarts at \d+/);
+    // The second half is applied again (the documented effect of a replay), the first half is not.
+    await until('the second half re-applied', async () => (await count(ledger)) === 300, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const twice = await tables.db.query<{ event_id: string }>(`SELECT event_id FROM ${ledger} GROUP BY event_id HAVING count(*) = 2`);
+    expect(twice.rows.map((r) => Number(r.event_id.slice(2))).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i));
+    expect(await count(ledger)).toBe(300);
+    await worker.stop();
+  });
+
+  it('reports retention that removed records past the committed offset, and goes on from the first retained one', async () => {
+    const ledger = await tables.ledger('retention');
+    const events: StreamWorkerEvent[] = [];
+    const publishTiny = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i += 50) {
+        await Promise.all(
+          Array.from({ length: Math.min(50, from + n - i) }, (_, j) =>
+            client.publishEvent('tiny', { key: 'k', seq: i + j + 1, pad: 'x'.repeat(200) }, { idempotencyKey: `e-${i + j}` }),
+          ),
+        );
+      }
+    };
+    await publishTiny(0, 20);
+    let worker = await member('retention', ledger, { id: 'ret-1', stream: 'tiny', onEvent: (e) => events.push(e) });
+    await until('20 applied', async () => (await count(ledger)) === 20, 30_000);
+    await worker.stop();
+    // While the group is away, far more than 20 kB arrive: whole old segments are removed.
+    await publishTiny(20, 600);
+    worker = await member('retention', ledger, { id: 'ret-2', stream: 'tiny', onEvent: (e) => events.push(e) });
+    await until('the retention loss reported', async () => events.some((e) => e.kind === 'retention-loss'), 30_000);
+    const loss = events.find((e) => e.kind === 'retention-loss');
+    expect(loss).toMatchObject({ kind: 'retention-loss', partition: 0 });
+    if (loss?.kind === 'retention-loss') expect(loss.firstAvailable).toBeGreaterThan(loss.committed + 1);
+    await until('the retained records applied', async () => {
+      const last = await tables.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${ledger} WHERE event_id = 'e-619'`);
+      return Number(last.rows[0]?.n) === 1;
+    }, 30_000);
+    expect(await count(ledger)).toBeLessThan(620);
+    await worker.stop();
   });
 });
