@@ -1,4 +1,4 @@
-import { connect, type Channel, type ChannelModel, type ConsumeMessage, type MessageProperties } from 'amqplib';
+import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type MessageProperties, type Options } from 'amqplib';
 import { redactText } from './urls.ts';
 
 /**
@@ -128,6 +128,34 @@ export class StreamConnection {
         await channel.close().catch(() => undefined);
       },
     };
+  }
+
+  private confirmChannel: Promise<ConfirmChannel> | undefined;
+
+  /** Declares a durable quorum queue (a consumer group's DLQ); a no-op when it exists alike. */
+  async declareQueue(name: string): Promise<void> {
+    const channel = await this.model.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await channel.assertQueue(name, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /** Publishes to a queue (default exchange, mandatory) and resolves once the broker confirmed it. */
+  async publishToQueue(queue: string, content: Buffer, options: Options.Publish): Promise<void> {
+    this.confirmChannel ??= this.model.createConfirmChannel().then((channel) => {
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        this.confirmChannel = undefined;
+      });
+      return channel;
+    });
+    const channel = await this.confirmChannel;
+    await new Promise<void>((resolve, reject) => {
+      channel.publish('', queue, content, { ...options, mandatory: true, persistent: true }, (error) => (error ? reject(new Error('the broker refused the publish')) : resolve()));
+    });
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import { backoffDelay } from '../broker/backoff.ts';
 import { StreamConnection, type StreamRecord, type StreamStart, type StreamSubscription } from '../broker/stream-consumer.ts';
 import { urlsForVhost } from '../broker/vhost.ts';
 import type { Logger } from '../log.ts';
-import { HEADERS } from '../message/headers.ts';
+import { deadLetterHeaders, HEADERS } from '../message/headers.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { FencedError } from './errors.ts';
 import { GroupStore, type GroupKey, type OwnedPartition } from './group-store.ts';
@@ -23,6 +23,13 @@ import type { StreamPlan } from './stream-plan.ts';
  * are flow control on a stream). A crash anywhere re-reads the batch from
  * the committed offset and applies it once.
  */
+
+/** Headers a dead-lettered stream record carries besides the failure context: where it was in the log. */
+export const STREAM_HEADERS = {
+  group: 'x-warren-stream-group',
+  partition: 'x-warren-stream-partition',
+  offset: 'x-warren-stream-offset',
+} as const;
 
 export interface EventRecord<Payload = unknown> {
   stream: string;
@@ -56,9 +63,20 @@ export interface StreamWorkerDefinition<Payload = unknown> {
   batch?: { size?: number; maxWaitMs?: number };
   /** Where a group with no committed offset starts. @defaultValue 'first' */
   startAt?: 'first' | 'last' | 'next';
-  /** In-place retries of a failing batch (with backoff) before the worker gives the partition up for this run. */
+  /**
+   * In-place attempts of a failing batch, with backoff. When a batch keeps
+   * failing, its records are tried one by one (each with these attempts);
+   * a record that still fails is a poison record: copied with its failure
+   * context to the group's DLQ `<stream>.<group>.dlq`, its offset committed,
+   * and the partition goes on. @defaultValue { attempts: 5, initialBackoffMs: 100, maxBackoffMs: 5000 }
+   */
   retry?: { attempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
   handleBatch(records: ReadonlyArray<EventRecord<Payload>>, ctx: BatchContext): Promise<void>;
+}
+
+/** The DLQ of a consumer group: a quorum queue the worker declares at start. */
+export function groupDeadLetterQueue(stream: string, group: string): string {
+  return `${stream}.${group}.dlq`;
 }
 
 export function defineStreamWorker<Payload = unknown>(definition: StreamWorkerDefinition<Payload>): StreamWorkerDefinition<Payload> {
@@ -75,6 +93,7 @@ export type StreamWorkerEvent =
   | { kind: 'fenced'; partition: number; generation: number }
   | { kind: 'retention-loss'; partition: number; committed: number; firstAvailable: number }
   | { kind: 'batch-failed'; partition: number; attempt: number; error: Error }
+  | { kind: 'dead-lettered'; partition: number; offset: number; queue: string; error: Error }
   | { kind: 'tick-failed'; error: Error };
 
 export interface StreamWorkerOptions {
@@ -175,7 +194,11 @@ class MemberRuntime {
       await this.stopAll('connection lost');
       this.connection = undefined;
     }
-    this.connection ??= await StreamConnection.open(urlsForVhost(this.options.plan, this.options.amqpUrls), `warren-stream ${this.key.group}`);
+    if (this.connection === undefined) {
+      const connection = await StreamConnection.open(urlsForVhost(this.options.plan, this.options.amqpUrls), `warren-stream ${this.key.group}`);
+      await connection.declareQueue(groupDeadLetterQueue(this.key.stream, this.key.group));
+      this.connection = connection;
+    }
     let owned: OwnedPartition[];
     try {
       await this.store.heartbeat(this.key, this.member);
@@ -256,7 +279,10 @@ class PartitionRunner {
     this.maxWaitMs = member.definition.batch?.maxWaitMs ?? 200;
   }
 
+  private connection: StreamConnection | undefined;
+
   async start(connection: StreamConnection): Promise<void> {
+    this.connection = connection;
     // From the committed record itself (not the one after): the broker starts at the chunk holding it,
     // so its absence proves retention removed it. Records up to it are skipped.
     // -1 (a reset to `first`) means before everything retained.
@@ -313,52 +339,39 @@ class PartitionRunner {
     });
   }
 
+  /** A batch, then (if it keeps failing) its records one by one, dead-lettering those that still fail. */
   private async process(batch: StreamRecord[]): Promise<void> {
-    const { definition, store, key } = this.member;
-    const last = batch[batch.length - 1];
-    if (last === undefined) return;
+    const outcome = await this.attempt(batch);
+    if (outcome.kind !== 'failed' || this.stopped) return;
+    if (batch.length > 1) {
+      for (const record of batch) {
+        const single = await this.attempt([record]);
+        if (single.kind === 'fenced' || this.stopped) return;
+        if (single.kind === 'failed' && !(await this.deadLetter(record, single.error))) return;
+      }
+      return;
+    }
+    const [record] = batch;
+    if (record !== undefined) await this.deadLetter(record, outcome.error);
+  }
+
+  /** Runs the handler and commits, retrying in place with backoff. */
+  private async attempt(batch: StreamRecord[]): Promise<{ kind: 'committed' } | { kind: 'fenced' } | { kind: 'failed'; error: Error }> {
+    const { definition } = this.member;
     const attempts = definition.retry?.attempts ?? 5;
-    for (let attempt = 1; !this.stopped; attempt += 1) {
-      let client: pg.PoolClient | undefined;
+    let lastError = new Error('stopped');
+    for (let attempt = 1; attempt <= attempts && !this.stopped; attempt += 1) {
       try {
-        client = await store.pool.connect();
-        await client.query('BEGIN');
-        const records = batch.map((record) => this.decode(record));
-        await definition.handleBatch(records, {
-          tx: client,
-          stream: key.stream,
-          group: key.group,
-          partition: this.partition,
-          generation: this.generation,
-          member: this.member.member,
-        });
-        await store.commitIn(client, key, this.member.member, this.partition, this.generation, last.offset);
-        await client.query('COMMIT');
-        client.release();
-        client = undefined;
-        this.committed = last.offset;
-        this.subscription?.ackUpTo(last);
-        this.member.emit({ kind: 'committed', partition: this.partition, generation: this.generation, offset: last.offset, records: batch.length });
-        return;
+        await this.commit(batch, true);
+        return { kind: 'committed' };
       } catch (error) {
-        if (client !== undefined) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          client.release();
-        }
         if (error instanceof FencedError) {
-          this.fenced = true;
-          this.finished = true;
-          this.member.emit({ kind: 'fenced', partition: this.partition, generation: this.generation });
-          await this.halt();
-          return;
+          await this.onFenced();
+          return { kind: 'fenced' };
         }
-        this.member.emit({ kind: 'batch-failed', partition: this.partition, attempt, error: error as Error });
-        if (attempt >= attempts) {
-          // Give the partition up for this ownership: the next tick re-reads it from the committed offset.
-          this.finished = true;
-          await this.halt();
-          return;
-        }
+        lastError = error as Error;
+        this.member.emit({ kind: 'batch-failed', partition: this.partition, attempt, error: lastError });
+        if (attempt === attempts) break;
         const wait = backoffDelay(attempt, { initialMs: definition.retry?.initialBackoffMs ?? 100, maxMs: definition.retry?.maxBackoffMs ?? 5_000 });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, wait);
@@ -369,6 +382,80 @@ class PartitionRunner {
         });
       }
     }
+    return { kind: 'failed', error: lastError };
+  }
+
+  /** One transaction: the handler's effects (when `handle`) and the group's offset, fenced by generation; then the ack. */
+  private async commit(batch: StreamRecord[], handle: boolean): Promise<void> {
+    const { definition, store, key } = this.member;
+    const last = batch[batch.length - 1];
+    if (last === undefined) return;
+    const client = await store.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (handle) {
+        const records = batch.map((record) => this.decode(record));
+        await definition.handleBatch(records, {
+          tx: client,
+          stream: key.stream,
+          group: key.group,
+          partition: this.partition,
+          generation: this.generation,
+          member: this.member.member,
+        });
+      }
+      await store.commitIn(client, key, this.member.member, this.partition, this.generation, last.offset);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.committed = last.offset;
+    this.subscription?.ackUpTo(last);
+    this.member.emit({ kind: 'committed', partition: this.partition, generation: this.generation, offset: last.offset, records: batch.length });
+  }
+
+  /** Copies a poison record to the group's DLQ (confirmed), then commits past it. False when the partition must stop. */
+  private async deadLetter(record: StreamRecord, error: Error): Promise<boolean> {
+    const { key } = this.member;
+    const queue = groupDeadLetterQueue(key.stream, key.group);
+    try {
+      const headers = deadLetterHeaders(record.properties.headers as Record<string, unknown> | undefined, {
+        reason: 'attempts-exhausted',
+        error: { class: error.constructor.name, message: error.message, stack: error.stack },
+        attempts: this.member.definition.retry?.attempts ?? 5,
+        worker: this.member.member,
+        consumer: key.group,
+        deliveredFrom: { exchange: key.stream, routingKey: `p${this.partition}` },
+        now: new Date(),
+      });
+      await this.connection?.publishToQueue(queue, record.content, {
+        ...(record.properties.messageId !== undefined && { messageId: record.properties.messageId as string }),
+        ...(record.properties.type !== undefined && { type: record.properties.type as string }),
+        ...(record.properties.timestamp !== undefined && { timestamp: record.properties.timestamp as number }),
+        contentType: 'application/json',
+        headers: { ...headers, [STREAM_HEADERS.partition]: this.partition, [STREAM_HEADERS.offset]: record.offset, [STREAM_HEADERS.group]: key.group },
+      });
+      await this.commit([record], false);
+      this.member.emit({ kind: 'dead-lettered', partition: this.partition, offset: record.offset, queue, error });
+      return true;
+    } catch (failure) {
+      if (failure instanceof FencedError) await this.onFenced();
+      else {
+        this.finished = true;
+        await this.halt();
+      }
+      return false;
+    }
+  }
+
+  private async onFenced(): Promise<void> {
+    this.fenced = true;
+    this.finished = true;
+    this.member.emit({ kind: 'fenced', partition: this.partition, generation: this.generation });
+    await this.halt();
   }
 
   private decode(record: StreamRecord): EventRecord {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'amqplib';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createJobClient, type JobClient } from '../../src/client/index.ts';
@@ -204,5 +205,60 @@ describe('replay and retention', () => {
     }, 30_000);
     expect(await count(ledger)).toBeLessThan(620);
     await worker.stop();
+  });
+});
+
+describe('poison records', () => {
+  it('a record that keeps failing goes to the group\'s DLQ with its context, and the partition goes on', async () => {
+    const ledger = await tables.ledger('poison');
+    const events: StreamWorkerEvent[] = [];
+    const worker = await startStreamWorker(
+      defineStreamWorker<{ key: string; seq: number }>({
+        stream: 'ticks',
+        group: 'poison',
+        batch: { size: 10, maxWaitMs: 50 },
+        retry: { attempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 },
+        async handleBatch(records, ctx) {
+          for (const record of records) {
+            if (record.payload.key === 'k-3' && record.payload.seq === 2) throw new TypeError('cannot apply k-3 #2');
+            await ctx.tx.query(
+              `INSERT INTO ${ledger} (event_id, key, seq, partition, stream_offset, member, generation) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+              [record.id, record.payload.key, record.payload.seq, record.partition, record.offset, ctx.member, ctx.generation],
+            );
+          }
+        },
+      }),
+      { plan, amqpUrls: [vhost.url], databaseUrl: databaseUrl(), tablePrefix: tables.prefix, heartbeatMs: 200, sessionTimeoutMs: 1_500, onEvent: (e) => events.push(e) },
+    );
+    running.push(worker);
+    await publishTicks(client, 40, 10);
+    await until('39 applied', async () => (await count(ledger)) === 39, 30_000);
+    const dead = events.filter((e) => e.kind === 'dead-lettered');
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ queue: 'ticks.poison.dlq' });
+    // k-3's later events were applied after it: the partition went on.
+    const k3 = await tables.db.query<{ seq: number }>(`SELECT seq FROM ${ledger} WHERE key = 'k-3' ORDER BY applied`);
+    expect(k3.rows.map((r) => r.seq)).toEqual([1, 3, 4]);
+    const inspector = await connect(vhost.url);
+    try {
+      const channel = await inspector.createChannel();
+      const message = await channel.get('ticks.poison.dlq', { noAck: false });
+      expect(message).not.toBe(false);
+      if (message === false) return;
+      expect(JSON.parse(message.content.toString())).toEqual({ key: 'k-3', seq: 2 });
+      expect(message.properties.headers).toMatchObject({
+        'x-warren-reason': 'attempts-exhausted',
+        'x-warren-error-class': 'TypeError',
+        'x-warren-error-message': 'cannot apply k-3 #2',
+        'x-warren-consumer': 'poison',
+        'x-warren-stream-group': 'poison',
+        'x-warren-stream-partition': dead[0]?.partition,
+        'x-warren-stream-offset': dead[0]?.kind === 'dead-lettered' ? dead[0].offset : -1,
+      });
+      expect(message.properties.messageId).toBe('e-13');
+      channel.nack(message, false, true);
+    } finally {
+      await inspector.close();
+    }
   });
 });
