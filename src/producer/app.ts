@@ -22,6 +22,8 @@ import { buildOpenApiDocument } from './openapi.ts';
 import { pageOf, pageQuery, parsePageQuery } from './pagination.ts';
 import { queueLag } from './queue-lag.ts';
 import { eventRoutes } from '../streams/event-routes.ts';
+import { streamRoutes } from '../streams/stream-routes.ts';
+import { loadConfig } from '../config.ts';
 import { EventSender } from '../streams/event-sender.ts';
 import { buildEventTypes } from '../streams/event-types.ts';
 
@@ -122,6 +124,9 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
     const { items, ...page } = pageOf(queues, query);
     res.json({ vhost: deps.vhost, queues: items, ...page });
   });
+  if ((deps.plan.streams ?? []).length > 0) {
+    app.use(streamRoutes({ plan: deps.plan, amqpUrls: deps.amqpUrls, databaseUrl: loadConfig().databaseUrl, guard: admin }));
+  }
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.
   app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl }));
@@ -138,7 +143,7 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   const openApi = JSON.stringify(
-    buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS, eventTypes: eventTypes.values() }),
+    buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS, eventTypes: eventTypes.values(), streams: (deps.plan.streams ?? []).length > 0 }),
   );
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApi);

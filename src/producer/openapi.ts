@@ -2,7 +2,7 @@ import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig } from '@aste
 import { z } from 'zod';
 import { BatchResult, ErrorResponse, Health, JobAccepted, JobTypeList, QueueList, Readiness } from './api-schemas.ts';
 import type { JobType } from '../client/job-types.ts';
-import { registerEventTypes } from '../streams/event-openapi.ts';
+import { registerEventTypes, registerStreamsRoute } from '../streams/event-openapi.ts';
 import type { EventType } from '../streams/event-types.ts';
 
 type Security = Record<string, string[]>[];
@@ -45,13 +45,26 @@ const ENQUEUE_ERRORS = {
  */
 export function buildOpenApiDocument(
   jobTypes: Iterable<JobType>,
-  options: { maxBatchItems: number; pageLimits: { jobs: { max: number }; queues: { max: number } }; eventTypes?: Iterable<EventType> },
+  options: {
+    maxBatchItems: number;
+    pageLimits: { jobs: { max: number }; queues: { max: number } };
+    eventTypes?: Iterable<EventType>;
+    /** The topology has streams: document `GET /v1/streams`. */
+    streams?: boolean;
+  },
 ): Record<string, unknown> {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const security: Security = [{ [bearer.name]: [] }];
   for (const jobType of jobTypes) registerJobType(registry, jobType, security, options.maxBatchItems);
   registerEventTypes(registry, options.eventTypes ?? [], security, errorResponses({ ...ENQUEUE_ERRORS, 404: 'Unknown event type' }));
+  if (options.streams === true) {
+    registerStreamsRoute(
+      registry,
+      security,
+      errorResponses({ 401: 'Missing or unknown bearer token', 403: 'The token lacks the needed scope', 503: 'The broker or PostgreSQL is unreachable' }),
+    );
+  }
   registerReadRoutes(registry, security, options.pageLimits);
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -33,3 +33,37 @@ export function registerEventTypes(
     });
   }
 }
+
+const PartitionStatus = z.object({
+  partition: z.number().int(),
+  owner: z.string().nullable(),
+  generation: z.number().int(),
+  committed: z.number().int().nullable().describe('Offset of the last record the group applied; -1 = reset to before everything'),
+  end: z.number().int().optional().describe('Offset of the partition\'s last record (absent when empty)'),
+  lag: z.number().int().nullable().describe('end − committed (an upper bound in records: offsets are not dense)'),
+});
+
+export const StreamList = z.object({
+  streams: z.array(
+    z.object({
+      stream: z.string(),
+      partitions: z.number().int(),
+      ends: z.array(z.number().int().nullable()),
+      groups: z
+        .array(z.object({ group: z.string(), members: z.number().int(), lag: z.number().int().nullable(), partitions: z.array(PartitionStatus) }))
+        .nullable()
+        .describe('null when the server has no DATABASE_URL'),
+    }),
+  ),
+});
+
+/** `GET /v1/streams`, registered only when the topology has streams (as the route is). */
+export function registerStreamsRoute(registry: OpenAPIRegistry, security: Record<string, string[]>[], errors: Record<number, ResponseConfig>): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/streams',
+    summary: 'Per stream: partition end offsets; per consumer group: members, owners, committed offsets and lag; admin scope',
+    security,
+    responses: { 200: { description: 'Every stream of the topology', content: { 'application/json': { schema: StreamList } } }, ...errors },
+  });
+}

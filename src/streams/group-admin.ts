@@ -86,6 +86,52 @@ export async function groupStatus(context: AdminContext, stream: StreamPlan, gro
   });
 }
 
+export interface StreamOverview {
+  stream: string;
+  partitions: number;
+  /** End offset per partition (undefined = empty). */
+  ends: Array<number | null>;
+  /** Null when no DATABASE_URL is configured (groups live in PostgreSQL). */
+  groups: Array<{ group: string; members: number; lag: number | null; partitions: PartitionStatus[] }> | null;
+}
+
+/** Every stream of the plan: partition end offsets, and each group's owners, offsets and lag. */
+export async function streamsOverview(context: Omit<AdminContext, 'databaseUrl'> & { databaseUrl: string | undefined }): Promise<StreamOverview[]> {
+  const connection = await StreamConnection.open(urlsForVhost(context.plan, context.amqpUrls), 'warren-stream-overview');
+  const store =
+    context.databaseUrl === undefined
+      ? undefined
+      : new GroupStore({ url: context.databaseUrl, poolSize: 2, ...(context.tablePrefix !== undefined && { tablePrefix: context.tablePrefix }) });
+  try {
+    const overviews: StreamOverview[] = [];
+    for (const stream of context.plan.streams ?? []) {
+      const ends = await Promise.all(stream.queues.map((queue) => endOffset(connection, queue)));
+      let groups: StreamOverview['groups'] = null;
+      if (store !== undefined) {
+        groups = [];
+        for (const group of await store.groups(stream.name)) {
+          const key: GroupKey = { stream: stream.name, group };
+          const rows = await store.partitions(key);
+          const members = await store.liveMembers(key);
+          const partitions = stream.queues.map((_queue, partition): PartitionStatus => {
+            const row = rows.find((r) => r.partition === partition);
+            const committed = row?.committed ?? null;
+            return { partition, owner: row?.owner ?? null, generation: row?.generation ?? 0, committed, end: ends[partition], lag: lagOf(ends[partition], committed) };
+          });
+          const lags = partitions.map((p) => p.lag);
+          const lag = lags.some((l) => l === null) ? null : lags.reduce<number>((sum, l) => sum + (l ?? 0), 0);
+          groups.push({ group, members: members.length, lag, partitions });
+        }
+      }
+      overviews.push({ stream: stream.name, partitions: stream.partitions, ends: ends.map((e) => e ?? null), groups });
+    }
+    return overviews;
+  } finally {
+    await connection.close();
+    await store?.close();
+  }
+}
+
 export async function resetGroup(
   context: AdminContext,
   stream: StreamPlan,

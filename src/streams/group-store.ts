@@ -197,6 +197,13 @@ export class GroupStore {
     }));
   }
 
+  /** The groups that have rows for `stream`. */
+  async groups(stream: string): Promise<string[]> {
+    await this.ready();
+    const result = await this.pool.query<{ grp: string }>(`SELECT DISTINCT grp FROM ${this.offsets} WHERE stream = $1 ORDER BY grp`, [stream]);
+    return result.rows.map((row) => row.grp);
+  }
+
   /** Live members of a group, with their last heartbeat. */
   async liveMembers(key: GroupKey): Promise<Array<{ member: string; heartbeatAt: Date }>> {
     await this.ready();

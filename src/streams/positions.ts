@@ -1,4 +1,4 @@
-import type { StreamConnection, StreamRecord } from '../broker/stream-consumer.ts';
+import type { StreamConnection, StreamRecord, StreamSubscription } from '../broker/stream-consumer.ts';
 
 /**
  * Where things are in a stream partition, read by subscribing (3.10 has no
@@ -17,19 +17,24 @@ async function readUntilQuiet(connection: StreamConnection, queue: string, start
   });
   let quiet = setTimeout(() => finish(), quietMs);
   const overall = setTimeout(() => finish(), maxMs);
-  const subscription = await connection.subscribe({
+  let pendingAck: StreamRecord | undefined;
+  // Deliveries can arrive before `subscribe` resolves: ack those once it has.
+  let subscription: StreamSubscription | undefined;
+  subscription = await connection.subscribe({
     queue,
     start,
     prefetch: 1_000,
     onRecord: (record) => {
       records.push(record);
-      subscription?.ackUpTo(record);
+      if (subscription === undefined) pendingAck = record;
+        else subscription.ackUpTo(record);
       clearTimeout(quiet);
       if (stop(record)) finish();
       else quiet = setTimeout(() => finish(), quietMs);
     },
     onLost: () => finish(),
   });
+  if (pendingAck !== undefined) subscription.ackUpTo(pendingAck);
   await done;
   clearTimeout(quiet);
   clearTimeout(overall);

@@ -297,7 +297,13 @@ class PartitionRunner {
         this.finished = true;
       },
     });
+    // Records skipped before `subscribe` resolved could not be acked then; without the ack a
+    // prefetch-full of skipped records would stall the partition.
+    if (this.skippedUnacked !== undefined && this.buffer.length === 0 && this.processing === undefined) this.subscription.ackUpTo(this.skippedUnacked);
+    this.skippedUnacked = undefined;
   }
+
+  private skippedUnacked: StreamRecord | undefined;
 
   private onRecord(record: StreamRecord): void {
     if (this.stopped) return;
@@ -312,7 +318,10 @@ class PartitionRunner {
     }
     if (this.committed !== null && record.offset <= this.committed) {
       // Before the committed offset (the chunk's earlier records, or the committed one): already applied.
-      if (this.buffer.length === 0 && this.processing === undefined) this.subscription?.ackUpTo(record);
+      if (this.buffer.length === 0 && this.processing === undefined) {
+        if (this.subscription === undefined) this.skippedUnacked = record;
+        else this.subscription.ackUpTo(record);
+      }
       return;
     }
     this.buffer.push(record);

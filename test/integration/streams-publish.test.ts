@@ -23,13 +23,18 @@ beforeAll(async () => {
   vhost = await createTestVhost('streams-publish');
   await declarePlanAt(vhost.url, plan);
   client = await createJobClient({ topology: plan, amqpUrls: [vhost.url] });
+  // Without DATABASE_URL the streams view shows partitions only (groups live in PostgreSQL; this file makes none).
+  const databaseUrl = process.env.DATABASE_URL;
+  delete process.env.DATABASE_URL;
   producer = await startProducer({
     plan,
     amqpUrls: [vhost.url],
     managementUrl: vhost.managementUrl,
     port: 0,
-    apiTokens: 'enq-token:enqueue',
+    apiTokens: 'enq-token:enqueue,adm-token:admin',
     logger: pino({ level: 'silent' }),
+  }).finally(() => {
+    if (databaseUrl !== undefined) process.env.DATABASE_URL = databaseUrl;
   });
   for (let i = 0; i < 100 && (await get(producer.url, '/readyz')).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
 });
@@ -78,9 +83,20 @@ describe('publishing events', () => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('GET /v1/streams shows each partition\'s end offset (admin only)', async () => {
+    expect((await get(producer.url, '/v1/streams', ENQUEUE)).status).toBe(403);
+    const response = await get(producer.url, '/v1/streams', { authorization: 'Bearer adm-token' });
+    expect(response.status).toBe(200);
+    const body = response.body as { streams: Array<{ stream: string; partitions: number; ends: Array<number | null>; groups: unknown }> };
+    expect(body.streams).toHaveLength(1);
+    expect(body.streams[0]).toMatchObject({ stream: 'order-events', partitions: 4, groups: null });
+    // The first test put 50 events in: every partition that got one has an end offset.
+    expect(body.streams[0]?.ends.filter((end) => end !== null).length).toBeGreaterThan(0);
+  });
+
   it('documents one path per event type in the OpenAPI document', async () => {
     const document = (await get(producer.url, '/openapi.json')).body as { paths: Record<string, { post?: { responses: Record<string, unknown> } }> };
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/events/order.placed', '/v1/events/order.paid']));
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/events/order.placed', '/v1/events/order.paid', '/v1/streams']));
     expect(Object.keys(document.paths['/v1/events/order.placed']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['202', '400', '404']));
   });
 });
