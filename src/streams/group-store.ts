@@ -25,6 +25,13 @@ export interface GroupStoreOptions {
   tablePrefix?: string;
   /** @defaultValue 10 */
   poolSize?: number;
+  /**
+   * How long a member's transaction may sit idle while it holds the group's
+   * locks (the rebalance's advisory lock, a partition row between the offset
+   * UPDATE and COMMIT) before PostgreSQL aborts it. A paused or stuck member
+   * then cannot block the rest of its group. @defaultValue 10_000
+   */
+  lockHoldLimitMs?: number;
 }
 
 export interface GroupKey {
@@ -51,8 +58,10 @@ export class GroupStore {
   private readonly members: string;
   private readonly offsets: string;
   private readying: Promise<void> | undefined;
+  private readonly lockHoldLimit: string;
 
   constructor(options: GroupStoreOptions) {
+    this.lockHoldLimit = String(Math.max(100, Math.round(options.lockHoldLimitMs ?? 10_000)));
     const prefix = options.tablePrefix ?? 'warren_';
     if (!IDENTIFIER.test(`${prefix}x`)) throw new Error(`tablePrefix ${JSON.stringify(prefix)} must be letters, digits, _ (and one schema dot)`);
     this.members = `${prefix}stream_members`;
@@ -119,6 +128,7 @@ export class GroupStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
+      await this.limitLockHold(client);
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.offsets}/${key.stream}/${key.group}`]);
       await client.query(`DELETE FROM ${this.members} WHERE stream = $1 AND grp = $2 AND heartbeat_at < now() - make_interval(secs => $3)`, [
         key.stream,
@@ -173,12 +183,18 @@ export class GroupStore {
    * Throws `FencedError` otherwise (the caller rolls back).
    */
   async commitIn(client: pg.ClientBase, key: GroupKey, member: string, partition: number, generation: number, offset: number): Promise<void> {
+    await this.limitLockHold(client);
     const result = await client.query(
       `UPDATE ${this.offsets} SET committed_offset = $6, updated_at = now()
        WHERE stream = $1 AND grp = $2 AND partition = $3 AND owner = $4 AND generation = $5`,
       [key.stream, key.group, partition, member, generation, offset],
     );
     if (result.rowCount !== 1) throw new FencedError(key.stream, key.group, partition, generation);
+  }
+
+  /** For the rest of the current transaction: PostgreSQL aborts it if it idles longer than the limit (releasing its locks). */
+  private async limitLockHold(client: pg.ClientBase): Promise<void> {
+    await client.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [this.lockHoldLimit]);
   }
 
   /** Every partition row of a group (for status, lag and reset). */

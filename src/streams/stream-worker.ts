@@ -129,7 +129,11 @@ export async function startStreamWorker<Payload>(
   const stream = options.plan.streams?.find((s) => s.name === definition.stream);
   if (stream === undefined) throw new Error(`the topology has no stream "${definition.stream}"`);
   const member = options.memberId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const store = new GroupStore({ url: options.databaseUrl, ...(options.tablePrefix !== undefined && { tablePrefix: options.tablePrefix }) });
+  const store = new GroupStore({
+    url: options.databaseUrl,
+    lockHoldLimitMs: options.sessionTimeoutMs ?? 10_000,
+    ...(options.tablePrefix !== undefined && { tablePrefix: options.tablePrefix }),
+  });
   const key: GroupKey = { stream: stream.name, group: definition.group };
   await store.ensureGroup(key, stream.partitions);
   const runtime = new MemberRuntime(definition as StreamWorkerDefinition, options, stream, store, key, member);

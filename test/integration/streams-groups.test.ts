@@ -6,6 +6,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createJobClient, type JobClient } from '../../src/client/index.ts';
 import { defineStreamWorker, startStreamWorker, type RunningStreamWorker, type StreamWorkerEvent } from '../../src/streams/stream-worker.ts';
 import { GroupStore } from '../../src/streams/group-store.ts';
+import { StreamConnection } from '../../src/broker/stream-consumer.ts';
+import { firstOffset } from '../../src/streams/positions.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
 import { planOf } from '../fixtures/workers/_support.ts';
@@ -99,12 +101,13 @@ describe('consumer groups', () => {
       GROUP: 'fencing',
       LEDGER: ledger,
       MEMBER_ID: 'a-paused',
-      SLOW_MS: '1500',
+      // Long enough that the SIGSTOP lands inside the batch even on a loaded machine.
+      SLOW_MS: '6000',
     });
     try {
       await a.waitFor('started');
       await publishTicks(client, 200, 20);
-      // A is inside a batch (its rows inserted, not committed), sleeping 1.5 s before the commit: freeze it there.
+      // A is inside a batch (its rows inserted, not committed), sleeping 6 s before the commit: freeze it there.
       const held = await a.waitFor('batch');
       a.child.kill('SIGSTOP');
       const events: StreamWorkerEvent[] = [];
@@ -194,6 +197,14 @@ describe('replay and retention', () => {
     await worker.stop();
     // While the group is away, far more than 20 kB arrive: whole old segments are removed.
     await publishTiny(20, 600);
+    // Retention runs when a write rolls a segment, asynchronously: wait until the group's record is gone.
+    const store = new GroupStore({ url: databaseUrl(), tablePrefix: tables.prefix });
+    const committed = (await store.partitions({ stream: 'tiny', group: 'retention' }))[0]?.committed ?? -1;
+    await store.close();
+    const reader = await StreamConnection.open([vhost.url], 'test-retention');
+    await until('retention removed the committed record', async () => ((await firstOffset(reader, 'tiny.p0', 300)) ?? 0) > committed + 1, 30_000).finally(() =>
+      reader.close(),
+    );
     worker = await member('retention', ledger, { id: 'ret-2', stream: 'tiny', onEvent: (e) => events.push(e) });
     await until('the retention loss reported', async () => events.some((e) => e.kind === 'retention-loss'), 30_000);
     const loss = events.find((e) => e.kind === 'retention-loss');
