@@ -58,7 +58,7 @@ export async function benchPublish(options: { count: number; runs: number; peers
         });
         if (bullmq !== undefined) peers.bullmq = bullmq;
       }
-      rows.push(throughputRow('publish', `confirmed publish 512 B, ${type}`, warren.rate, raw.rate, 0.9, withPeers ? peers : undefined));
+      rows.push(throughputRow('publish', `confirmed publish 512 B, ${type}`, warren.rate, raw.rate, 0.95, withPeers ? peers : undefined));
     }
     return rows;
   });

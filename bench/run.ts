@@ -67,6 +67,13 @@ const parts: Part[] = [
       return dlqRows(await benchDlqReplay(quick ? 2_000 : 10_000));
     },
   },
+  {
+    name: 'history',
+    run: async () => {
+      const { benchHistory } = await import('./history.ts');
+      return benchHistory({ prefetches: [100], count: quick ? 3_000 : 10_000, runs: quick ? 1 : 3 });
+    },
+  },
   { name: 'scaling', run: () => benchScaling({ processes: [1, 2, 4], count: quick ? 5_000 : 20_000, holds: [1_000, 10_000] }) },
 ];
 

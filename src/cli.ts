@@ -5,7 +5,9 @@ import { registerDlqCommands } from './cli/dlq.ts';
 import { registerDoctorCommand } from './cli/doctor.ts';
 import { loadDotEnv } from './cli/env-file.ts';
 import { registerInitCommand } from './cli/init.ts';
+import { registerJobCommand } from './cli/job.ts';
 import { CliExit, EXIT } from './cli/exit.ts';
+import { registerScheduleCommands } from './cli/schedules.ts';
 import { registerServeCommand } from './cli/serve.ts';
 import { registerStreamCommands } from './cli/stream.ts';
 import { registerTopologyCommands } from './cli/topology.ts';
@@ -26,6 +28,7 @@ const program = new Command('warren')
 registerTopologyCommands(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
+registerScheduleCommands(program);
 registerDlqCommands(program);
 registerStreamCommands(program);
 registerUpCommands(program);
@@ -33,6 +36,7 @@ registerDoctorCommand(program);
 registerDevCommands(program);
 registerTypesCommand(program);
 registerInitCommand(program);
+registerJobCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -112,8 +112,11 @@ export type {
   JobPlan,
   QueuePlan,
   RetryTierPlan,
+  SchedulePlan,
   TopologyPlan,
 } from './topology/plan.ts';
+export { Scheduler, SCHEDULER_DEFAULTS, SchedulerState, type SchedulerOptions } from './schedules/scheduler.ts';
+export { dueTicks, nextTick, tickJobId, type DueInput, type DueTicks, type MissedPolicy, type TickRow, type TickRule } from './schedules/rule.ts';
 export { generatePayloadTypes } from './typegen/generate.ts';
 /** The one vhost rule: the topology's `vhost`, else the AMQP URL's. */
 export { targetVhost, urlsForVhost } from './broker/vhost.ts';
@@ -130,6 +133,36 @@ export { purgeDeadLetters, type PurgeOptions } from './dlq/purge.ts';
 export { parseSelection, type Selection, type SelectionInput } from './dlq/filter.ts';
 export type { DlqGroup, DlqListing, ListedMessage, PurgeSummary, ReplaySummary } from './dlq/report.ts';
 export { DlqInputError, DlqQueueError } from './dlq/errors.ts';
+
+// Job history (opt-in, PostgreSQL): what happened to each job. On with WARREN_HISTORY_URL, or `history` in code.
+export {
+  openHistory,
+  historyOptionsFromEnv,
+  consumerState,
+  HISTORY_DEFAULTS,
+  CONSUMER_STATES,
+  type HistoryOptions,
+  type HistorySetting,
+  type JobHistoryHandle,
+  type HistoryRecorder,
+  type HistoryReader,
+  type HistoryWriter,
+  type HistoryWriterOptions,
+  type JobHistory,
+  type ConsumerTimeline,
+  type AttemptView,
+  type JobEventView,
+  type ConsumerState,
+  type JobLookup,
+  type JobSearch,
+  type JobSearchPage,
+  type JobSummary,
+  type AttemptOutcome,
+  type AttemptRecord,
+  type JobAcceptedRecord,
+  type JobEventRecord,
+  type JobEventKind,
+} from './history/index.ts';
 
 // Message conventions: the `x-warren-*` header names (e.g. to read `ctx.headers`).
 export { HEADERS, type DeadLetterReason } from './message/headers.ts';

@@ -8,6 +8,7 @@
  * (warren: to the last handled job; the batch worker: to the last batch
  * handed over, whose COMMIT and acks `stop()` then waits for).
  */
+import pg from 'pg';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memory.ts';
@@ -48,14 +49,30 @@ const rate = spec.side === 'raw' ? await rawConsume(spec.url, 'bench', { prefetc
 process.stdout.write(`result ${JSON.stringify({ rate })}\n`, () => process.exit(0));
 
 async function warren(spec: ConsumeSpec): Promise<number> {
-  const store = openStore(spec.store ?? 'memory', { table: spec.table ?? 'warren_bench_idem', redisPrefix: spec.redisPrefix ?? 'warren-bench-idem:' });
-  if (spec.batchSize !== undefined) return warrenConsumeBatch(spec.url, spec.prefetch, spec.batchSize, spec.count, store);
-  return warrenConsume(spec.url, benchPlanWith(spec.prefetch, spec.queueType), spec.count, store);
+  const table = spec.table ?? 'warren_bench_idem';
+  const store = openStore(spec.store ?? 'memory', { table, redisPrefix: spec.redisPrefix ?? 'warren-bench-idem:' });
+  // With PostgreSQL each job writes one effect row through ctx.tx: the row measures effect-once, not a bare dedup record.
+  const effects = spec.store === 'postgres' ? await effectsTable(`${table}_effects`) : undefined;
+  if (spec.batchSize !== undefined) return warrenConsumeBatch(spec.url, spec.prefetch, spec.batchSize, spec.count, store, effects);
+  return warrenConsume(spec.url, benchPlanWith(spec.prefetch, spec.queueType), spec.count, store, effects);
+}
+
+/** The table the PostgreSQL rows write their effects to (dropped with the store's by bench/consume.ts). */
+async function effectsTable(name: string): Promise<string> {
+  const db = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
+  try {
+    await db.query(`CREATE TABLE IF NOT EXISTS ${name} (job_key text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  } finally {
+    await db.end();
+  }
+  return name;
 }
 
 /** Jobs/s of a warren batch worker (one PostgreSQL transaction per batch) draining `count` jobs. */
-async function warrenConsumeBatch(url: string, prefetch: number, size: number, count: number, store: IdempotencyStore): Promise<number> {
+async function warrenConsumeBatch(url: string, prefetch: number, size: number, count: number, store: IdempotencyStore, effects: string | undefined): Promise<number> {
   let handled = 0;
+  // Clocked from the first delivery: connecting and subscribing are not consuming (the same for every side).
+  let started = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const definition = defineWorker({
@@ -63,14 +80,17 @@ async function warrenConsumeBatch(url: string, prefetch: number, size: number, c
     schema: z.object({ key: z.string(), sentAt: z.number(), note: z.string() }),
     idempotency: store,
     batch: { size, maxWaitMs: 50 },
-    handleBatch: (jobs) => {
+    handleBatch: async (jobs, ctx) => {
+      if (handled === 0) started = performance.now();
+      if (effects !== undefined && ctx.tx !== undefined) {
+        await ctx.tx.query(`INSERT INTO ${effects} (job_key) SELECT unnest($1::text[])`, [jobs.map((job) => job.payload.key)]);
+      }
       handled += jobs.length;
       // Counted when the batch is handed over; its COMMIT and acks follow, so stop() waits for them.
       if (handled >= count) resolveDone();
     },
   });
   const worker = new Worker([definition], benchPlanWith(prefetch), { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
-  const started = performance.now();
   try {
     await worker.start();
     await done;
@@ -88,20 +108,23 @@ function openStore(kind: StoreKind, names: { table: string; redisPrefix: string 
 }
 
 /** Jobs/s of a warren worker draining `count` jobs from the `bench` queue. */
-async function warrenConsume(url: string, plan: TopologyPlan, count: number, store: IdempotencyStore): Promise<number> {
+async function warrenConsume(url: string, plan: TopologyPlan, count: number, store: IdempotencyStore, effects: string | undefined): Promise<number> {
   let handled = 0;
+  // Clocked from the first delivery: connecting and subscribing are not consuming (the same for every side).
+  let started = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const definition = defineWorker({
     consumer: 'bench',
     schema: z.object({ key: z.string(), sentAt: z.number(), note: z.string() }),
     idempotency: store,
-    handle: () => {
+    handle: async (payload, ctx) => {
+      if (started === 0) started = performance.now();
+      if (effects !== undefined && ctx.tx !== undefined) await ctx.tx.query(`INSERT INTO ${effects} (job_key) VALUES ($1)`, [payload.key]);
       if (++handled === count) resolveDone();
     },
   });
   const worker = new Worker([definition], plan, { urls: [url], logger: pino({ level: 'warn' }, pino.destination(2)) });
-  const started = performance.now();
   try {
     await worker.start();
     await done;

@@ -92,11 +92,13 @@ export async function rawConsume(url: string, queue: string, options: { prefetch
   try {
     const channel = await connection.createChannel();
     await channel.prefetch(options.prefetch);
-    const started = performance.now();
+    // Clocked from the first delivery: connecting and subscribing are not consuming (the same for every side).
+    let started = 0;
     await new Promise<void>((resolve) => {
       let acked = 0;
       void channel.consume(queue, (message) => {
         if (!message) return;
+        if (acked === 0) started = performance.now();
         channel.ack(message);
         if (++acked === options.count) resolve();
       });

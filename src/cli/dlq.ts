@@ -13,6 +13,9 @@ import { formatListing, formatPurgeSummary, formatReplaySummary, type ReplaySumm
 import { withDeadLetterQueue, type DlqContext } from '../dlq/service.ts';
 import { parseLimit, parseRate } from '../dlq/target.ts';
 import { loadTopology } from '../topology/load.ts';
+import pino from 'pino';
+import { dlqHistory } from '../dlq/history.ts';
+import { resolveHistory } from '../history/index.ts';
 import { CliExit, EXIT } from './exit.ts';
 
 interface CommonFlags {
@@ -107,6 +110,7 @@ async function runReplay(queue: string, flags: ReplayFlags): Promise<void> {
   const context = await contextFrom(flags);
   const route = guard(() => replayRouteFor(context.plan, queue, { to: flags.to, force: flags.force }));
   const progress = flags.json ? undefined : progressBar();
+  const history = flags.dryRun === true ? undefined : openCliHistory();
   let summary: ReplaySummary;
   try {
     summary = await guardAsync(() =>
@@ -118,12 +122,14 @@ async function runReplay(queue: string, flags: ReplayFlags): Promise<void> {
           ...(limit !== undefined && { limit }),
           ...(ratePerSecond !== undefined && { ratePerSecond }),
           dryRun: flags.dryRun === true,
+          history: dlqHistory(history?.handle.recorder, context.plan, queue),
           ...(progress && { onProgress: progress.update }),
         }),
       ),
     );
   } finally {
     progress?.stop();
+    await history?.handle.close();
   }
   print(flags.json ? JSON.stringify(summary) : formatReplaySummary(summary));
   if (summary.failed > 0 || summary.error !== undefined) process.exitCode = EXIT.failure;
@@ -140,11 +146,19 @@ async function runPurge(queue: string, flags: PurgeFlags): Promise<void> {
     const what = flags.filter?.length || flags.since || flags.until ? 'the matching messages' : 'every message';
     if (!(await confirm(`Delete ${what} of ${queue}? This cannot be undone. [y/N] `))) throw new CliExit(EXIT.ok, 'nothing deleted');
   }
+  const history = flags.dryRun === true ? undefined : openCliHistory();
   const summary = await guardAsync(() =>
-    withDeadLetterQueue(context, queue, ({ broker }) => purgeDeadLetters(broker, queue, { selection, dryRun: flags.dryRun === true, list })),
-  );
+    withDeadLetterQueue(context, queue, ({ broker }) =>
+      purgeDeadLetters(broker, queue, { selection, dryRun: flags.dryRun === true, list, history: dlqHistory(history?.handle.recorder, context.plan, queue) }),
+    ),
+  ).finally(() => history?.handle.close());
   print(flags.json ? JSON.stringify(summary) : formatPurgeSummary(summary));
   if (summary.error !== undefined) process.exitCode = EXIT.failure;
+}
+
+/** With `WARREN_HISTORY_URL` set, replays and purges are recorded as job events; its warnings go to stderr (stdout may be --json). */
+function openCliHistory() {
+  return resolveHistory(undefined, { logger: pino({ name: 'warren-dlq', level: 'warn' }, pino.destination(2)) });
 }
 
 function listPageFrom(flags: PageFlags): Page {

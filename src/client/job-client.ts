@@ -3,6 +3,9 @@ import { ConfirmPublisher, type ConfirmPublisherOptions } from '../broker/confir
 import { urlsForVhost } from '../broker/vhost.ts';
 import { loadConfig } from '../config.ts';
 import { BrokerUnavailableError } from '../errors.ts';
+import type { Registry } from 'prom-client';
+import { resolveHistory, type HistorySetting } from '../history/index.ts';
+import { createLogger, type Logger } from '../log.ts';
 import { buildJobTypes } from './job-types.ts';
 import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
@@ -26,6 +29,15 @@ export interface JobClientOptions {
   connectTimeoutMs?: number;
   /** The connection's name in the management UI. @defaultValue 'warren-job-client' */
   name?: string;
+  /**
+   * Job history: each confirmed job is recorded (see the README's "Job
+   * history"). @defaultValue on when `WARREN_HISTORY_URL` is set
+   */
+  history?: HistorySetting;
+  /** Where the history's counters (rows written, dropped) are registered. @defaultValue none */
+  metricsRegistry?: Registry;
+  /** Where history trouble is logged. @defaultValue a pino logger named warren-job-client, made only when history is on */
+  logger?: Logger;
 }
 
 /**
@@ -73,7 +85,11 @@ export async function createJobClient<Jobs extends JobTypeMap = Record<string, u
     await connection.close();
     throw new BrokerUnavailableError('cannot connect to the broker', { cause: error });
   }
-  const sender = new JobSender(buildJobTypes(plan.jobs), publisher);
+  const history =
+    options.history === false || (options.history === undefined && process.env.WARREN_HISTORY_URL === undefined)
+      ? undefined
+      : resolveHistory(options.history, { logger: options.logger ?? createLogger('warren-job-client'), registry: options.metricsRegistry });
+  const sender = new JobSender(buildJobTypes(plan.jobs), publisher, { history: history?.handle.recorder });
   const events = new EventSender(buildEventTypes(plan), publisher);
   const inFlight = new Set<Promise<unknown>>();
   let closing: Promise<void> | undefined;
@@ -100,6 +116,7 @@ export async function createJobClient<Jobs extends JobTypeMap = Record<string, u
         await Promise.allSettled([...inFlight]);
         await publisher.close();
         await connection.close();
+        if (history?.owned) await history.handle.close();
       })();
       return closing;
     },

@@ -3,6 +3,8 @@ import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { batchItemId } from './job-message.ts';
 import { orderingKeyOf, type JobType } from './job-types.ts';
 import { Semaphore } from '../worker/semaphore.ts';
+import { recordAccepted } from '../history/accepted.ts';
+import type { HistoryRecorder } from '../history/recorder.ts';
 import { amqpHeaderGetter, type HeaderCarrier } from '../tracing/carrier.ts';
 import { continueFrom, publishTraced } from '../tracing/spans.ts';
 import { PrecedingJobFailedError, UnknownJobTypeError } from './errors.ts';
@@ -22,6 +24,14 @@ export interface JobSenderOptions {
   batchWindow?: number;
   /** @defaultValue `() => new Date()` */
   now?: () => Date;
+  /** Job history: each confirmed job is recorded. @defaultValue none (history off) */
+  history?: HistoryRecorder | undefined;
+}
+
+/** Who sends, for the job history (the HTTP routes know; the job client does not). */
+export interface SendContext {
+  /** Fingerprint of the API token that enqueued the job. */
+  submittedBy?: string | undefined;
 }
 
 /**
@@ -32,6 +42,7 @@ export interface JobSenderOptions {
 export class JobSender {
   private readonly window: number;
   private readonly now: () => Date;
+  private readonly history: HistoryRecorder | undefined;
   private readonly publish: (message: OutgoingMessage) => Promise<void>;
 
   constructor(
@@ -41,7 +52,13 @@ export class JobSender {
   ) {
     this.window = options.batchWindow ?? 1_000;
     this.now = options.now ?? (() => new Date());
+    this.history = options.history;
     this.publish = (message) => this.publisher.publish(message);
+  }
+
+  /** True when confirmed jobs are recorded in the job history (callers then say who sends: `SendContext`). */
+  get recordsHistory(): boolean {
+    return this.history !== undefined;
   }
 
   /** The job type, or `UnknownJobTypeError`. */
@@ -51,17 +68,20 @@ export class JobSender {
     return jobType;
   }
 
-  async enqueue(jobTypeName: string, payload: unknown, options: EnqueueOptions = {}): Promise<EnqueuedJob> {
+  async enqueue(jobTypeName: string, payload: unknown, options: EnqueueOptions = {}, context?: SendContext): Promise<EnqueuedJob> {
     const jobType = this.jobType(jobTypeName);
     const key = checkToken('idempotencyKey', options.idempotencyKey);
     const correlationId = checkToken('correlationId', options.correlationId);
     const headers = checkHeaders(options.headers);
     const id = key ?? randomUUID();
-    const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now: this.now() });
+    const now = this.now();
+    const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now });
     // One PRODUCER span per job, child of the caller's active span (or of a
     // `traceparent` the caller put in `headers`); its context goes into the
     // message headers. A no-op without an OpenTelemetry SDK.
     await publishTraced(this.publish, message, continueFrom(message.options.headers as HeaderCarrier, amqpHeaderGetter));
+    // After the publish: the history keeps the trace id of the traceparent just written.
+    recordAccepted(this.history, message, now, context?.submittedBy);
     return { id, jobType: jobType.type, routingKey: jobType.routingKey };
   }
 
@@ -78,6 +98,7 @@ export class JobSender {
     jobTypeName: string,
     payloads: readonly unknown[],
     options: EnqueueManyOptions<unknown> = {},
+    context?: SendContext,
   ): Promise<EnqueueManyResult> {
     const jobType = this.jobType(jobTypeName);
     const correlationId = checkToken('correlationId', options.correlationId);
@@ -112,6 +133,7 @@ export class JobSender {
         const ready = message;
         try {
           await window.run(() => publishTraced(this.publish, ready, parent));
+          recordAccepted(this.history, ready, now, context?.submittedBy);
           return { index, id: ready.options.messageId, ok: true };
         } catch (error) {
           return { index, id, ok: false, error: error as Error };

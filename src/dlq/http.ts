@@ -16,12 +16,16 @@ import { continueFrom } from '../tracing/spans.ts';
 import { replayRouteFor } from './replay-target.ts';
 import { withDeadLetterQueue, type DlqContext } from './service.ts';
 import { parseRate } from './target.ts';
+import { dlqHistory } from './history.ts';
+import type { HistoryRecorder } from '../history/recorder.ts';
 
 export interface DlqRouterOptions {
   plan: TopologyPlan;
   amqpUrls: string[];
   /** Kept for the producer's call site; DLQ reads go over AMQP. */
   managementUrl?: string;
+  /** Job history: replays and purges are recorded as events of each job. */
+  history?: HistoryRecorder | undefined;
 }
 
 const PageNumber = (max: number) =>
@@ -133,6 +137,7 @@ export function dlqRouter(options: DlqRouterOptions): Router {
           dryRun: input.dryRun,
           list,
           signal,
+          history: dlqHistory(options.history, context.plan, queue),
           ...(input.limit !== undefined && { limit: input.limit }),
           ...(ratePerSecond !== undefined && { ratePerSecond }),
         }),
@@ -152,7 +157,7 @@ export function dlqRouter(options: DlqRouterOptions): Router {
     const summary = await exclusive(busy, queue, (signal) => {
       const selection = selectionOf(input);
       const list = parsePage({ offset: input.listOffset, limit: input.listLimit }, { offset: 'listOffset', limit: 'listLimit' });
-      return withDeadLetterQueue(context, queue, ({ broker }) => purgeDeadLetters(broker, queue, { selection, dryRun: input.dryRun, list, signal }));
+      return withDeadLetterQueue(context, queue, ({ broker }) => purgeDeadLetters(broker, queue, { selection, dryRun: input.dryRun, list, signal, history: dlqHistory(options.history, context.plan, queue) }));
     }, res);
     res.json(summary);
   });

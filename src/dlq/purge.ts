@@ -4,6 +4,7 @@ import type { DlqBroker } from './broker.ts';
 import { describeDeadLetter } from './dead-letter.ts';
 import { isEmptySelection, matchesSelection, type Selection } from './filter.ts';
 import { PageCollector, toSelected, type PurgeSummary } from './report.ts';
+import { recordDeadLetterEvent, type DlqHistory } from './history.ts';
 
 export interface PurgeOptions {
   selection: Selection;
@@ -13,6 +14,8 @@ export interface PurgeOptions {
   list?: Page;
   /** Stops the pass (client gone): what was deleted stays deleted, the rest stays. */
   signal?: AbortSignal;
+  /** Job history: each purged job gets a `purged` event (so even a purge of everything goes message by message). */
+  history?: DlqHistory | undefined;
 }
 
 /**
@@ -28,7 +31,8 @@ export async function purgeDeadLetters(broker: DlqBroker, queue: string, options
   const list = new PageCollector<{ id: string | null; jobType: string | null }>(options.list ?? { offset: 0, limit: DEFAULT_PAGE_SIZE });
   const summary: PurgeSummary = { queue, dryRun, purged: 0, kept: 0 };
   try {
-    if (!dryRun && isEmptySelection(options.selection)) {
+    // queue.purge says how many, not which: with history on, each one is taken to be recorded.
+    if (!dryRun && isEmptySelection(options.selection) && options.history === undefined) {
       summary.purged = await channel.purge(queue);
       return summary;
     }
@@ -45,7 +49,10 @@ export async function purgeDeadLetters(broker: DlqBroker, queue: string, options
         const view = describeDeadLetter(message);
         if (!matchesSelection(options.selection, view, message.properties.headers)) continue;
         if (dryRun) list.offer(() => toSelected(view));
-        else channel.ack(message);
+        else {
+          channel.ack(message);
+          recordDeadLetterEvent(options.history, 'purged', queue, message);
+        }
         summary.purged++;
       }
     } catch (error) {

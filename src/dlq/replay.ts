@@ -13,6 +13,7 @@ import type { PublishOutcome, ReplayPublisher } from './replay-publisher.ts';
 import { refusalOf, type ReplayRoute } from './replay-target.ts';
 import { addFailure, PageCollector, toSelected, type ReplaySummary } from './report.ts';
 import { pacedSendTime } from './target.ts';
+import { recordDeadLetterEvent, type DlqHistory } from './history.ts';
 
 export interface ReplayOptions {
   /** Where every selected message goes (`replayRouteFor`: from the topology, or an explicit `to`). */
@@ -30,6 +31,8 @@ export interface ReplayOptions {
   /** Stops taking messages (client gone); the ones in flight finish, the rest stay in the DLQ. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;
+  /** Job history: each replayed job gets a `replayed` event. */
+  history?: DlqHistory | undefined;
 }
 
 export interface ReplayProgress {
@@ -203,6 +206,8 @@ class ReplayPass {
 
   private async republishThenAck(message: HeldMessage, view: DeadLetterView): Promise<void> {
     const { target } = this.options.route;
+    // The event's time is the publish: the consumer may take the copy before the confirm is back.
+    const sentAt = this.options.history === undefined ? 0 : Date.now();
     const republished: OutgoingMessage = {
       exchange: target.exchange,
       routingKey: target.routingKey,
@@ -225,6 +230,7 @@ class ReplayPass {
       return;
     }
     this.summary.replayed++;
+    recordDeadLetterEvent(this.options.history, 'replayed', this.queue, message, sentAt);
     if (this.summary.replayed % 100 === 0) this.report();
   }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ClaimResult, IdempotencyStore } from './store.ts';
 import { requireInteger } from '../options.ts';
 
@@ -40,7 +39,8 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 }
 
 interface LiveClaim {
-  owner: string;
+  /** Which claim of this store holds the key: a counter, unique for the store's life (a UUID per job showed in profiles). */
+  owner: number;
   expiresAt: number;
 }
 
@@ -50,6 +50,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   /** Done markers: key → expiry. A Map iterates in insertion order, so the first key is the least recently used. */
   private readonly done = new Map<string, number>();
   private readonly claims = new Map<string, LiveClaim>();
+  private lastOwner = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.options = resolveMemoryStoreOptions(options);
@@ -62,7 +63,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const live = this.claims.get(key);
     // A lease that ran out means its holder hung past its timeout: the key is claimable again, as in Redis.
     if (live !== undefined && live.expiresAt > now) return { status: 'busy' };
-    const owner = randomUUID();
+    const owner = ++this.lastOwner;
     this.claims.set(key, { owner, expiresAt: now + leaseMs });
     if (this.claims.size > this.options.maxEntries) this.dropExpiredClaims(now);
     return this.claimed(key, owner);
@@ -83,7 +84,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.claims.clear();
   }
 
-  private claimed(key: string, owner: string): ClaimResult {
+  private claimed(key: string, owner: number): ClaimResult {
     let settled = false;
     const settle = (markDone: boolean): void => {
       if (settled) return;

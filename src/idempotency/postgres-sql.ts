@@ -26,6 +26,29 @@ export interface IdempotencySql {
   readonly deleteKeys: string;
   /** $1 age in milliseconds. */
   readonly purgeOlderThan: string;
+  /** The keys of the jobs waiting in a commit group, claimed in one round trip (see `GroupClaimSql`); returns the keys inserted. */
+  groupClaim(options: GroupClaimSql): string;
+  /** Gives one job of a commit group up: back to its savepoint if it made one, and its key deleted again. */
+  groupForget(options: { savepoint: string | undefined; keyLiteral: string }): string;
+}
+
+/**
+ * The jobs waiting in a commit group are claimed with one simple-protocol
+ * query (several statements, so no parameters: the keys come as literals
+ * escaped by the driver): BEGIN for the group's first claim, a savepoint, the
+ * insert under the short lock timeout, and the usual lock timeout put back
+ * for the handlers' statements. If the insert fails, the statements after it
+ * do not run and `ROLLBACK TO SAVEPOINT` undoes the rest.
+ */
+export interface GroupClaimSql {
+  begin: boolean;
+  /** A name made here by the store (never user input). */
+  savepoint: string;
+  /** The job ids as escaped SQL literals. */
+  keyLiterals: readonly string[];
+  lockTimeoutMs: number;
+  /** The server ends a transaction idle this long (a frozen worker): the lease on the server side. */
+  leaseMs: number;
 }
 
 export function validateTableName(name: string): string {
@@ -55,7 +78,23 @@ export function idempotencySql(table: string): IdempotencySql {
     insertKeys: `INSERT INTO ${quoted} (key) SELECT unnest($1::text[]) ON CONFLICT (key) DO NOTHING RETURNING key`,
     deleteKeys: `DELETE FROM ${quoted} WHERE key = ANY($1::text[])`,
     purgeOlderThan: `DELETE FROM ${quoted} WHERE recorded_at < now() - make_interval(secs => $1::double precision / 1000)`,
+    groupClaim: ({ begin, savepoint, keyLiterals, lockTimeoutMs, leaseMs }) =>
+      [
+        ...(begin ? ['BEGIN'] : []),
+        `SAVEPOINT ${savepoint}`,
+        // The lock timeout in force is kept in a transaction-local custom setting, to put it back in the same round trip.
+        `SELECT set_config('warren.lock_timeout', current_setting('lock_timeout'), true), set_config('lock_timeout', '${integer(lockTimeoutMs)}ms', true), set_config('idle_in_transaction_session_timeout', '${integer(leaseMs)}ms', true)`,
+        `INSERT INTO ${quoted} (key) SELECT unnest(ARRAY[${keyLiterals.join(', ')}]::text[]) ON CONFLICT (key) DO NOTHING RETURNING key`,
+        "SELECT set_config('lock_timeout', current_setting('warren.lock_timeout'), true)",
+      ].join('; '),
+    groupForget: ({ savepoint, keyLiteral }) =>
+      [...(savepoint === undefined ? [] : [`ROLLBACK TO SAVEPOINT ${savepoint}`]), `DELETE FROM ${quoted} WHERE key = ${keyLiteral}`].join('; '),
   };
+}
+
+function integer(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`expected a non-negative integer, got ${value}`);
+  return value;
 }
 
 /** Only ever called on a validated table name (possibly in double quotes), which has no single quote in it. */

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { redactText } from '../broker/urls.ts';
 import type { Logger } from '../log.ts';
+import { isSlow, place, type CommitGroupLimits } from './commit-group-policy.ts';
+import { CommitGroup, errorMessage, GroupMember, storeError, type GroupHost, type MemberOutcome } from './commit-group.ts';
 import { ClaimLostError, IdempotencyStoreError } from './errors.ts';
 import { assertLease } from './memory.ts';
 import { DEFAULT_TABLE, idempotencySql, type IdempotencySql } from './postgres-sql.ts';
@@ -14,6 +16,15 @@ import { requireInteger } from '../options.ts';
  * records the effects and the job id together, and `release()` (ROLLBACK), a
  * killed worker or a dropped connection undoes both. A redelivery after a
  * crash between COMMIT and ack finds the row and is `done`.
+ *
+ * Single-job claims share transactions (group commit, `commit-group.ts`):
+ * concurrent claims join a group, whose waiting keys are inserted together;
+ * the jobs then take turns on the group's connection, each under a savepoint
+ * of its own; `release()` or a failed statement rolls back to the job's
+ * savepoint and deletes its key (that job alone), and `complete()` resolves
+ * once the group's one COMMIT made the job durable. Which group a claim joins
+ * and when a group stops taking jobs is `commit-group-policy.ts`. Batch
+ * claims (`claimBatch`) keep a transaction of their own.
  *
  * A duplicate delivery blocks on the unique index while the first holds its
  * transaction. It waits at most `lockTimeoutMs`: if the holder commits by then
@@ -29,15 +40,33 @@ export interface PostgresStoreOptions {
   table?: string;
   /** How long a duplicate waits for the holder's transaction before `busy`. @defaultValue 100 */
   lockTimeoutMs?: number;
-  /** Connections in the pool; every claim holds one until settled, so at least the worker's concurrency. @defaultValue 10 */
+  /**
+   * Connections in the pool. Each commit group (and each batch claim) holds
+   * one until it commits; more connections mean more jobs running at once
+   * and fewer sharing each COMMIT. @defaultValue 10
+   */
   poolSize?: number;
+  /** Jobs that share one transaction at most, 1 to 64 (1: a transaction per job). @defaultValue 32 */
+  groupCommitMaxJobs?: number;
+  /**
+   * A group takes jobs for this long after it opened; a job running longer
+   * than this sends the jobs queued behind it to another group. @defaultValue 10
+   */
+  groupCommitMaxWaitMs?: number;
   /** Where connection trouble is reported. @defaultValue none (errors still reach the caller) */
   logger?: Logger;
 }
 
 export type ResolvedPostgresStoreOptions = Required<Omit<PostgresStoreOptions, 'logger'>> & Pick<PostgresStoreOptions, 'logger'>;
 
-export const POSTGRES_STORE_DEFAULTS = { table: DEFAULT_TABLE, lockTimeoutMs: 100, poolSize: 10 } as const;
+export const POSTGRES_STORE_DEFAULTS = { table: DEFAULT_TABLE, lockTimeoutMs: 100, poolSize: 10, groupCommitMaxJobs: 32, groupCommitMaxWaitMs: 10 } as const;
+
+/** PostgreSQL keeps 64 subtransactions per backend in shared memory; a bigger group would slow every snapshot on the server. */
+const MAX_GROUP_JOBS = 64;
+/** Leases are checked at least this often (and slow jobs every `groupCommitMaxWaitMs`). */
+const SWEEP_MAX_MS = 50;
+/** See `CommitGroupLimits.queueBeforeNewGroup`. */
+const QUEUE_BEFORE_NEW_GROUP = 4;
 
 export function resolvePostgresStoreOptions(options: PostgresStoreOptions): ResolvedPostgresStoreOptions {
   const resolved = {
@@ -45,10 +74,14 @@ export function resolvePostgresStoreOptions(options: PostgresStoreOptions): Reso
     table: options.table ?? POSTGRES_STORE_DEFAULTS.table,
     lockTimeoutMs: options.lockTimeoutMs ?? POSTGRES_STORE_DEFAULTS.lockTimeoutMs,
     poolSize: options.poolSize ?? POSTGRES_STORE_DEFAULTS.poolSize,
+    groupCommitMaxJobs: options.groupCommitMaxJobs ?? POSTGRES_STORE_DEFAULTS.groupCommitMaxJobs,
+    groupCommitMaxWaitMs: options.groupCommitMaxWaitMs ?? POSTGRES_STORE_DEFAULTS.groupCommitMaxWaitMs,
     logger: options.logger,
   };
   requireInteger('lockTimeoutMs', resolved.lockTimeoutMs, 1);
   requireInteger('poolSize', resolved.poolSize, 1);
+  requireInteger('groupCommitMaxJobs', resolved.groupCommitMaxJobs, 1, MAX_GROUP_JOBS);
+  requireInteger('groupCommitMaxWaitMs', resolved.groupCommitMaxWaitMs, 1);
   return resolved;
 }
 
@@ -61,14 +94,54 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   private readonly pool: pg.Pool;
   private readying: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  /** Claims not yet settled, so that close() can roll them back instead of waiting out their leases. */
+  private isClosed = false;
+  /** Batch claims not yet settled, so that close() can roll them back instead of waiting out their leases. */
   private readonly open = new Set<PostgresClaim>();
+  /** Commit groups not yet ended (opening, running jobs, or committing). */
+  private readonly groups: CommitGroup[] = [];
+  /** Keys claimed here and not settled yet: a duplicate waits for them here (it could land in the same transaction, where the unique index would not stop it). */
+  private readonly held = new Map<string, KeyHold>();
+  private readonly limits: CommitGroupLimits;
+  private readonly host: GroupHost;
+  /** One timer for every group: slow jobs and leases (instead of a timer per job). */
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: PostgresStoreOptions) {
     this.options = resolvePostgresStoreOptions(options);
     this.sql = idempotencySql(this.options.table);
     this.pool = new pg.Pool({ connectionString: this.options.url, max: this.options.poolSize });
     this.pool.on('error', (error) => this.warn(error, 'idle connection error'));
+    this.limits = {
+      maxJobs: this.options.groupCommitMaxJobs,
+      maxWaitMs: this.options.groupCommitMaxWaitMs,
+      maxGroups: this.options.poolSize,
+      queueBeforeNewGroup: QUEUE_BEFORE_NEW_GROUP,
+    };
+    this.host = {
+      sql: this.sql,
+      lockTimeoutMs: this.options.lockTimeoutMs,
+      connect: () =>
+        this.pool.connect().catch((error: unknown) => {
+          throw storeError('cannot connect', error);
+        }),
+      giveBack: (client, destroy) => client.release(destroy),
+      escapeLiteral: (value) => pg.escapeLiteral(value),
+      rehome: (members) => {
+        for (const member of members) {
+          if (this.isClosed) member.refuse(new IdempotencyStoreError('postgres idempotency store: the store was closed'));
+          else this.join(member);
+        }
+      },
+      ended: (group) => {
+        const at = this.groups.indexOf(group);
+        if (at >= 0) this.groups.splice(at, 1);
+        if (this.groups.length === 0 && this.sweeper !== undefined) {
+          clearInterval(this.sweeper);
+          this.sweeper = undefined;
+        }
+      },
+      warn: (error, what) => this.warn(error, what),
+    };
   }
 
   /** Creates the table if missing. Called by the first claim; call it at start-up to fail early. */
@@ -82,29 +155,64 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   async claim(key: string, leaseMs: number): Promise<ClaimResult> {
     assertLease(leaseMs);
-    await this.ready();
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw storeError('cannot connect', error);
+    if (this.isClosed) throw new IdempotencyStoreError('postgres idempotency store: the store was closed');
+    // A duplicate of a key claimed here waits for that claim, as long as it would wait on the unique index.
+    const giveUpAt = performance.now() + this.options.lockTimeoutMs;
+    for (let hold = this.held.get(key); hold !== undefined; hold = this.held.get(key)) {
+      const outcome = await hold.settled(giveUpAt - performance.now());
+      if (outcome === 'done') return { status: 'done' };
+      if (outcome === 'pending') return { status: 'busy' };
+    }
+    const hold = new KeyHold();
+    this.held.set(key, hold);
+    const member = new GroupMember(key, Math.ceil(leaseMs), (outcome) => {
+      if (this.held.get(key) === hold) this.held.delete(key);
+      hold.settle(outcome);
     });
-    const onError = (error: Error): void => this.warn(error, 'connection error during a claim');
-    client.on('error', onError);
-    const giveBack = (destroy: boolean): void => {
-      client.off('error', onError);
-      client.release(destroy);
-    };
     try {
-      const inserted = await this.insertKey(client, key, Math.ceil(leaseMs));
-      if (inserted) return this.track(new PostgresClaim(key, client, giveBack, Math.ceil(leaseMs)));
-      await client.query('ROLLBACK');
-      giveBack(false);
-      return { status: 'done' };
+      await this.ready();
     } catch (error) {
-      if (isPgError(error) && error.code === LOCK_NOT_AVAILABLE) {
-        await client.query('ROLLBACK').then(() => giveBack(false), () => giveBack(true));
-        return { status: 'busy' };
+      member.refuse(error);
+      return member.claimed;
+    }
+    this.join(member);
+    return member.claimed;
+  }
+
+  /** Puts a job into the group the policy picks (opening one if need be). */
+  private join(member: GroupMember): void {
+    const now = performance.now();
+    const choice = place(this.groups, this.limits, now);
+    let group: CommitGroup;
+    if (choice === 'new') {
+      group = new CommitGroup(this.host, now);
+      this.groups.push(group);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.min(this.limits.maxWaitMs, SWEEP_MAX_MS));
+      this.sweeper.unref();
+    } else {
+      group = this.groups[choice] as CommitGroup;
+    }
+    group.add(member);
+  }
+
+  /**
+   * A running job past its lease loses its group (the connection is
+   * destroyed, so every job of the group rolls back and is redelivered: a
+   * frozen job cannot hold the others' COMMIT for longer than its lease). A
+   * running job past `groupCommitMaxWaitMs` only closes its group to new jobs
+   * and sends those waiting behind it to other groups.
+   */
+  private sweep(): void {
+    const now = performance.now();
+    for (const group of [...this.groups]) {
+      const running = group.running;
+      if (running === undefined || group.runningSince === undefined) continue;
+      if (now - group.runningSince >= running.leaseMs) {
+        group.lose(`its lease of ${running.leaseMs} ms ran out`, running);
+      } else if (isSlow(group, this.limits, now)) {
+        group.closed = true;
+        this.host.rehome(group.takeQueued());
       }
-      giveBack(true);
-      throw storeError('claim failed', error);
     }
   }
 
@@ -201,8 +309,10 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   /** Rolls back the claims still open (their jobs become claimable elsewhere at once), then closes the pool. */
   close(): Promise<void> {
+    this.isClosed = true;
     this.closing ??= (async () => {
       for (const claim of this.open) claim.abandon('the store was closed');
+      for (const group of [...this.groups]) group.lose('the store was closed');
       await this.pool.end();
     })();
     return this.closing;
@@ -227,19 +337,6 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       client.release(true);
       throw error;
     }
-  }
-
-  /**
-   * BEGIN, then the insert under a short lock timeout (put back afterwards, so
-   * the handler's own statements keep the usual one). The idle-in-transaction
-   * timeout is a server-side lease: a frozen worker's transaction is ended.
-   */
-  private async insertKey(client: pg.PoolClient, key: string, leaseMs: number): Promise<boolean> {
-    await client.query('BEGIN');
-    const timeouts = await client.query<{ previous: string }>(this.sql.setTimeouts, [`${this.options.lockTimeoutMs}ms`, `${leaseMs}ms`]);
-    const inserted = await client.query(this.sql.insertKey, [key]);
-    await client.query(this.sql.restoreLockTimeout, [timeouts.rows[0]?.previous ?? '0']);
-    return inserted.rowCount === 1;
   }
 
   private warn(error: Error, what: string): void {
@@ -356,10 +453,31 @@ function isPgError(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/** A key claimed in this store and not settled yet, for the duplicates that wait on it. */
+class KeyHold {
+  private outcome: MemberOutcome | undefined;
+  private readonly waiters: ((outcome: MemberOutcome) => void)[] = [];
 
-function storeError(what: string, error: unknown): IdempotencyStoreError {
-  return new IdempotencyStoreError(`postgres idempotency store: ${what}: ${redactText(errorMessage(error))}`, { cause: error });
+  settle(outcome: MemberOutcome): void {
+    this.outcome = outcome;
+    for (const wake of this.waiters.splice(0)) wake(outcome);
+  }
+
+  /** How the holder settled, or 'pending' if it had not within `waitMs`. */
+  settled(waitMs: number): Promise<MemberOutcome | 'pending'> {
+    if (this.outcome !== undefined) return Promise.resolve(this.outcome);
+    if (waitMs <= 0) return Promise.resolve('pending');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const at = this.waiters.indexOf(wake);
+        if (at >= 0) this.waiters.splice(at, 1);
+        resolve('pending');
+      }, waitMs);
+      const wake = (outcome: MemberOutcome): void => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      this.waiters.push(wake);
+    });
+  }
 }

@@ -73,3 +73,52 @@ export const Readiness = z.object({
   /** Running without API tokens (`--insecure`): every route is open. */
   insecure: z.boolean(),
 });
+
+const ConsumerStateSchema = z.enum(['succeeded', 'retried', 'dead-lettered', 'duplicate', 'released', 'replayed', 'purged', 'pending']);
+const AttemptOutcomeSchema = z.enum(['succeeded', 'retried', 'dead-lettered', 'duplicate', 'released']);
+
+/** `GET /v1/jobs/{jobType}/{id}`: the job and its timeline per consumer (job history). */
+export const JobHistoryResponse = z.object({
+  id: z.string(),
+  jobType: z.string().nullable(),
+  acceptedAt: z.string().nullable().describe('Null when the job was published by something that does not record history'),
+  correlationId: z.string().nullable(),
+  payloadSize: z.number().int().nullable(),
+  payload: z.unknown().optional().describe('Only when payload recording is on (WARREN_HISTORY_PAYLOAD=1)'),
+  traceId: z.string().nullable().describe('W3C trace id of the traceparent the job was published with'),
+  consumers: z.array(
+    z.object({
+      consumer: z.string(),
+      state: ConsumerStateSchema,
+      attempts: z.array(
+        z.object({
+          attempt: z.number().int(),
+          startedAt: z.string(),
+          finishedAt: z.string(),
+          outcome: AttemptOutcomeSchema,
+          deadLetterReason: z.string().optional(),
+          error: z.object({ class: z.string(), message: z.string() }).nullable(),
+          workerId: z.string(),
+          traceId: z.string().nullable(),
+        }),
+      ),
+    }),
+  ),
+  events: z.array(z.object({ kind: z.enum(['replayed', 'purged']), consumer: z.string().nullable(), queue: z.string(), at: z.string() })),
+});
+
+/** `GET /v1/jobs/{jobType}`: one page of a history search, newest first. */
+export const JobSearchResponse = z.object({
+  jobs: z.array(
+    z.object({
+      id: z.string(),
+      jobType: z.string(),
+      acceptedAt: z.string(),
+      correlationId: z.string().nullable(),
+      traceId: z.string().nullable(),
+      consumers: z.record(z.string(), ConsumerStateSchema),
+    }),
+  ),
+  limit: z.number().int(),
+  nextCursor: z.string().optional().describe('Pass as cursor for the next (older) page; absent on the last page'),
+});

@@ -15,6 +15,8 @@ import { ApiError, describeUnexpected, errorHandler, managementApiError, scrubSe
 import { enqueueFastPath } from './enqueue-fast-path.ts';
 import { JobSender } from '../client/sender.ts';
 import { jobRoutes, timedPublisher } from './job-routes.ts';
+import { historyRoutes } from './history-routes.ts';
+import type { JobHistoryHandle } from '../history/index.ts';
 import type { JobType } from '../client/job-types.ts';
 import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
@@ -46,6 +48,8 @@ export interface AppDeps {
   insecure: boolean;
   /** The address the server binds. */
   host: string;
+  /** The job history, when on: accepted jobs are recorded, the history routes answer, DLQ replays and purges are recorded. */
+  history?: JobHistoryHandle | undefined;
 }
 
 /** Hard maximum (and default) page sizes of the list routes: the bound on one response. */
@@ -66,7 +70,7 @@ const DLQ_BODY_LIMIT = '64kb';
  * the express app, which serves the enqueue routes too, with the same answers.
  */
 export function createProducerHandler(deps: AppDeps): { app: Express; listener: RequestListener } {
-  const sender = new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics));
+  const sender = senderFor(deps);
   const app = createApp(deps, sender);
   const fast = enqueueFastPath({
     sender,
@@ -87,8 +91,13 @@ export function createProducerHandler(deps: AppDeps): { app: Express; listener: 
   };
 }
 
+/** The job client's sender over the producer's timed publisher, recording accepted jobs when history is on. */
+function senderFor(deps: AppDeps): JobSender {
+  return new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics), { history: deps.history?.recorder });
+}
+
 /** The producer's express app. Everything a request needs is built here, once. */
-export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, timedPublisher(deps.publisher, deps.metrics))): Express {
+export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -115,6 +124,7 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
     // Entries are serialised once at startup; a page only joins them.
     res.type('application/json').send(`{"jobs":[${items.join(',')}],${JSON.stringify(page).slice(1)}`);
   });
+  app.use(historyRoutes({ history: deps.history, jobTypes: new Set(deps.jobTypes.keys()), guard: enqueue }));
   const queuesQuery = pageQuery(PAGE_LIMITS.queues);
   app.get('/v1/queues', admin, async (req, res) => {
     const query = parsePageQuery(queuesQuery, req.query);
@@ -129,7 +139,7 @@ export function createApp(deps: AppDeps, sender = new JobSender(deps.jobTypes, t
   }
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.
-  app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl }));
+  app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl, history: deps.history?.recorder }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

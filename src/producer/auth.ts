@@ -67,6 +67,26 @@ export function authorizationError(entries: readonly TokenEntry[], scope: Scope,
   return undefined;
 }
 
+/** Who a request is, as `requireScope` found it (in `res.locals.caller`); absent on an insecure producer (no tokens). */
+export interface Caller {
+  scope: Scope;
+  /** A fingerprint of the token (16 hex digits of its SHA-256), recorded with the jobs it enqueues; never the token. */
+  token: string;
+}
+
+/** The token's fingerprint: what the job history keeps to let an enqueue token read back its own jobs. */
+export function tokenFingerprint(token: string): string {
+  return digest(token).subarray(0, 8).toString('hex');
+}
+
+/** Pure: the caller a valid `Authorization` header names, or undefined (no tokens configured, or not a valid token). */
+export function callerOf(entries: readonly TokenEntry[], authorization: string | undefined): Caller | undefined {
+  if (entries.length === 0) return undefined;
+  const token = BEARER.exec(authorization ?? '')?.[1];
+  const scope = token === undefined ? undefined : scopeOf(entries, token);
+  return token === undefined || scope === undefined ? undefined : { scope, token: tokenFingerprint(token) };
+}
+
 /** A 401 asks for a bearer token (RFC 6750). */
 export const CHALLENGE = { 'WWW-Authenticate': 'Bearer' } as const;
 
@@ -76,6 +96,8 @@ export function requireScope(entries: readonly TokenEntry[], scope: Scope, retry
   return (req, res, next) => {
     const refused = authorizationError(entries, scope, req.headers.authorization);
     if (refused === undefined) {
+      // For the job history: whose jobs an enqueue token enqueues and may read back.
+      res.locals.caller = callerOf(entries, req.headers.authorization);
       next();
       return;
     }

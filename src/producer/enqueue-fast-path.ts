@@ -7,7 +7,7 @@ import type { JobSender } from '../client/sender.ts';
 import type { Logger } from '../log.ts';
 import { httpHeaderGetter } from '../tracing/carrier.ts';
 import { continueFrom } from '../tracing/spans.ts';
-import { authorizationError, CHALLENGE, type parseApiTokens } from './auth.ts';
+import { authorizationError, callerOf, CHALLENGE, type parseApiTokens } from './auth.ts';
 import { ApiError, describeUnexpected, errorBody, scrubbedForServerError } from './http-errors.ts';
 import { batchResults, checkBatch, enqueueApiError, idsOf } from './job-routes.ts';
 import { isJsonContentType, jsonDepthExceeds, MAX_JSON_DEPTH } from './json-body.ts';
@@ -154,9 +154,11 @@ export function enqueueFastPath(options: EnqueueFastPathOptions): RequestTaker {
       }
       const ids = idsOf(req);
       const trace = continueFrom(req.headers, httpHeaderGetter);
+      // Who enqueued, for the job history only (a second token digest otherwise spared).
+      const from = options.sender.recordsHistory ? { submittedBy: callerOf(options.tokens, req.headers.authorization)?.token } : undefined;
       if (match.route === 'one') {
         context
-          .with(trace, () => options.sender.enqueue(jobTypeName, payload, ids))
+          .with(trace, () => options.sender.enqueue(jobTypeName, payload, ids, from))
           .then((job) => answer(202, job), fail);
         return;
       }
@@ -168,7 +170,7 @@ export function enqueueFastPath(options: EnqueueFastPathOptions): RequestTaker {
         return;
       }
       context
-        .with(trace, () => options.sender.enqueueMany(jobTypeName, items, ids))
+        .with(trace, () => options.sender.enqueueMany(jobTypeName, items, ids, from))
         .then((batch) => {
           const results = batchResults(batch);
           answer(batch.accepted === results.length ? 202 : 207, { accepted: batch.accepted, results });

@@ -14,6 +14,7 @@ import { parseApiTokens } from './auth.ts';
 import { listenFailure, MissingApiTokensError } from './errors.ts';
 import { buildJobTypes } from '../client/job-types.ts';
 import { createMetrics } from './metrics.ts';
+import { resolveHistory } from '../history/index.ts';
 import { queueLag } from './queue-lag.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
@@ -62,13 +63,15 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   const publisher = new ConfirmPublisher(connection, input.publisher);
   const management = new ManagementClient(managementUrl);
   const vhost = targetVhost(plan, amqpUrls);
+  const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) });
+  const history = resolveHistory(input.history, { logger, registry: metrics.registry });
   const { app, listener } = createProducerHandler({
     plan,
     jobTypes: buildJobTypes(plan.jobs),
     connection,
     publisher,
     management,
-    metrics: createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) }),
+    metrics,
     logger,
     tokens,
     vhost,
@@ -79,6 +82,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     retryAfterSeconds: input.retryAfterSeconds ?? PRODUCER_DEFAULTS.retryAfterSeconds,
     insecure,
     host,
+    history: history?.handle,
   });
   let server: Server;
   try {
@@ -87,6 +91,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     // Nothing may keep the process alive after a failed start (the broker connection would, forever).
     await publisher.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
+    if (history?.owned) await history.handle.close(0).catch(() => undefined);
     throw listenFailure(host, port, error);
   }
   const address = server.address() as AddressInfo;
@@ -104,6 +109,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
         await stopped;
         await publisher.close();
         await connection.close();
+        if (history?.owned) await history.handle.close();
       })();
       return closing;
     },

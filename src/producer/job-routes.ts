@@ -1,6 +1,6 @@
 import { context } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { OutgoingMessage } from '../broker/confirm-publisher.ts';
 import { InvalidJobOptionError, InvalidJobPayloadError, PrecedingJobFailedError, UnknownJobTypeError } from '../client/errors.ts';
 import { ID_MAX_LENGTH } from '../client/job-message.ts';
@@ -10,6 +10,8 @@ import type { EnqueueOptions } from '../client/types.ts';
 import { ApiError, errorBody, toApiError } from './http-errors.ts';
 import { jsonBody, requireJsonContent } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import type { Caller } from './auth.ts';
+import type { SendContext } from '../client/sender.ts';
 import { httpHeaderGetter } from '../tracing/carrier.ts';
 import { continueFrom } from '../tracing/spans.ts';
 
@@ -58,7 +60,7 @@ function findJobType(sender: JobSender): RequestHandler {
 function enqueueOne(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
-    const job = await context.with(traceOf(req), () => options.sender.enqueue(jobType.type, req.body, idsOf(req))).catch((error: unknown) => {
+    const job = await context.with(traceOf(req), () => options.sender.enqueue(jobType.type, req.body, idsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     res.status(202).json(job);
@@ -69,12 +71,17 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
     const items = checkBatch(req.body, options.maxBatchItems);
-    const batch = await context.with(traceOf(req), () => options.sender.enqueueMany(jobType.type, items, idsOf(req))).catch((error: unknown) => {
+    const batch = await context.with(traceOf(req), () => options.sender.enqueueMany(jobType.type, items, idsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     const results = batchResults(batch);
     res.status(batch.accepted === results.length ? 202 : 207).json({ accepted: batch.accepted, results });
   };
+}
+
+/** The caller's token fingerprint, kept in the job history so that an enqueue token can read back its own jobs. */
+function senderOf(res: Response): SendContext {
+  return { submittedBy: (res.locals.caller as Caller | undefined)?.token };
 }
 
 /** A batch body's items, or the 400/413 that refuses it. */

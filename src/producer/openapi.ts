@@ -1,6 +1,9 @@
 import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { BatchResult, ErrorResponse, Health, JobAccepted, JobTypeList, QueueList, Readiness } from './api-schemas.ts';
+import { BatchResult, ErrorResponse, Health, JobAccepted, JobHistoryResponse, JobSearchResponse, JobTypeList, QueueList, Readiness } from './api-schemas.ts';
+import { SEARCH_MAX_LIMIT } from '../history/reader.ts';
+import { CONSUMER_STATES } from '../history/state.ts';
+import { SEARCH_DEFAULT_LIMIT } from './history-routes.ts';
 import type { JobType } from '../client/job-types.ts';
 import { registerEventTypes, registerStreamsRoute } from '../streams/event-openapi.ts';
 import type { EventType } from '../streams/event-types.ts';
@@ -56,7 +59,9 @@ export function buildOpenApiDocument(
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   const security: Security = [{ [bearer.name]: [] }];
-  for (const jobType of jobTypes) registerJobType(registry, jobType, security, options.maxBatchItems);
+  const types = [...jobTypes];
+  for (const jobType of types) registerJobType(registry, jobType, security, options.maxBatchItems);
+  registerHistoryRoutes(registry, security, types.map((jobType) => jobType.type));
   registerEventTypes(registry, options.eventTypes ?? [], security, errorResponses({ ...ENQUEUE_ERRORS, 404: 'Unknown event type' }));
   if (options.streams === true) {
     registerStreamsRoute(
@@ -103,6 +108,51 @@ function registerJobType(registry: OpenAPIRegistry, jobType: JobType, security: 
       207: json(BatchResult, 'Some items failed; each result says why'),
       ...errorResponses({ ...ENQUEUE_ERRORS, 400: 'Malformed JSON, not an array, or a bad header', 413: 'Body or item count over the limit' }),
     },
+  });
+}
+
+const HISTORY_ACCESS =
+  'Job history (on when WARREN_HISTORY_URL is set). An admin token reads every job; an enqueue token only the jobs it enqueued itself over HTTP (others are 404).';
+
+function registerHistoryRoutes(registry: OpenAPIRegistry, security: Security, jobTypes: string[]): void {
+  const jobType = jobTypes.length > 0 ? z.enum(jobTypes as [string, ...string[]]) : z.string();
+  const errors = (notFound: string) =>
+    errorResponses({
+      400: 'INVALID_QUERY (an unknown or bad query parameter, a cursor this server did not give out) or INVALID_ID',
+      401: 'Missing or unknown bearer token',
+      404: notFound,
+      503: 'HISTORY_UNAVAILABLE: the history database cannot be read right now; see Retry-After',
+    });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/jobs/{jobType}/{id}',
+    summary: "A job's history: its acceptance, each consumer's state and attempts in order, and its DLQ replays and purges",
+    description: HISTORY_ACCESS,
+    security,
+    request: { params: z.object({ jobType, id: z.string().min(1).max(255) }) },
+    responses: {
+      200: json(JobHistoryResponse, 'The job and its timeline per consumer'),
+      ...errors('HISTORY_OFF, UNKNOWN_JOB_TYPE, or JOB_NOT_FOUND (unknown to the history, past the retention, or not the caller\'s)'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/jobs/{jobType}',
+    summary: `Search the job history of a job type by state and time range, newest first, at most ${SEARCH_MAX_LIMIT} per page`,
+    description: HISTORY_ACCESS,
+    security,
+    request: {
+      params: z.object({ jobType }),
+      query: z.object({
+        state: z.enum(CONSUMER_STATES).optional().describe('Jobs with at least one consumer in this state (that consumer only, with consumer)'),
+        consumer: z.string().optional().describe('Only this consumer counts'),
+        from: z.string().optional().describe('Accepted at or after: an ISO time, or a duration ago (30m, 2h, 1d)'),
+        to: z.string().optional().describe('Accepted before: an ISO time, or a duration ago'),
+        limit: z.number().int().min(1).max(SEARCH_MAX_LIMIT).optional().describe(`Page size, at most ${SEARCH_MAX_LIMIT} (default ${SEARCH_DEFAULT_LIMIT})`),
+        cursor: z.string().optional().describe('nextCursor of the previous page'),
+      }),
+    },
+    responses: { 200: json(JobSearchResponse, 'One page of jobs'), ...errors('HISTORY_OFF or UNKNOWN_JOB_TYPE') },
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import type { HistorySetting } from '../history/index.ts';
 import type { ConfirmPublisherOptions } from '../broker/confirm-publisher.ts';
 
 /** What a producer needs besides its topology. Every field has a default. */
@@ -30,6 +31,12 @@ export interface ProducerOptions {
   port?: number;
   /** @defaultValue a `createLogger('warren-producer')` at `LOG_LEVEL` */
   logger?: Logger;
+  /**
+   * Job history: accepted jobs recorded, `GET /v1/jobs/{jobType}/{id}` and
+   * the search answer, DLQ replays and purges recorded. Options (or an open
+   * handle) turn it on, `false` off. @defaultValue on when `WARREN_HISTORY_URL` is set
+   */
+  history?: HistorySetting;
 }
 
 export const PRODUCER_DEFAULTS = {

@@ -9,11 +9,13 @@ import type {
   JobPlan,
   QueuePlan,
   RetryTierPlan,
+  SchedulePlan,
   TopologyPlan,
 } from './plan.ts';
+import type { TickRule } from '../schedules/rule.ts';
 import { queueArguments } from './queue-arguments.ts';
 import { streamObjects, type EventPlan, type StreamPlan } from '../streams/stream-plan.ts';
-import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type TopologyFile } from './schema.ts';
+import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type ScheduleSpec, type TopologyFile } from './schema.ts';
 
 /**
  * A name that two parts of the file (or a derived object) both claim, or
@@ -85,6 +87,7 @@ export function compileTopology(file: TopologyFile): CompileResult {
     payloadSchema: spec.schema,
     ...(spec.description !== undefined && { description: spec.description }),
   }));
+  const schedules = Object.entries(file.schedules).map(([name, spec]) => schedulePlan(name, spec));
   if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
   return {
     ok: true,
@@ -97,7 +100,24 @@ export function compileTopology(file: TopologyFile): CompileResult {
       consumers: sortBy(consumers, (c) => c.name),
       ...(streams.length > 0 && { streams: sortBy(streams, (s) => s.name) }),
       ...(events.length > 0 && { events: sortBy(events, (e) => e.type) }),
+      ...(schedules.length > 0 && { schedules: sortBy(schedules, (s) => s.name) }),
     },
+  };
+}
+
+function schedulePlan(name: string, spec: ScheduleSpec): SchedulePlan {
+  // The schema guarantees exactly one of cron and every.
+  const rule: TickRule =
+    spec.every !== undefined ? { kind: 'every', everyMs: spec.every } : { kind: 'cron', expression: spec.cron ?? '', timezone: spec.timezone ?? 'UTC' };
+  return {
+    name,
+    jobType: spec.job,
+    payload: spec.payload,
+    rule,
+    missed: spec.missed,
+    catchUpLimit: spec.catchUpLimit,
+    graceMs: spec.grace,
+    ...(spec.description !== undefined && { description: spec.description }),
   };
 }
 
@@ -263,6 +283,7 @@ function addConsumer(
     retry: { maxAttempts: spec.retry.maxAttempts ?? delaysMs.length + 1, delaysMs, tiers },
     deadLetter: { exchange: dlx, queue: dlq },
     queueType: spec.queueOptions.type,
+    ...(spec.rateLimit !== undefined && { rateLimit: { max: spec.rateLimit.max, perMs: spec.rateLimit.per } }),
   };
 }
 

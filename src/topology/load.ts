@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { TopologyError, type TopologyIssue } from '../errors.ts';
+import { schedulePayloadIssues } from '../schedules/payload-check.ts';
 import { compileTopology } from './compile.ts';
 import type { TopologyPlan } from './plan.ts';
 import { TopologyFile } from './schema.ts';
@@ -39,11 +40,12 @@ export function parseTopology(text: string, file: string): ParseResult {
     return { ok: false, issues: sortIssues(parsed.error.issues.map((i) => zodIssue(doc, i, at))) };
   }
   const compiled = compileTopology(parsed.data);
-  if (!compiled.ok) {
+  const issues = compiled.ok ? schedulePayloadIssues(compiled.plan) : compiled.issues;
+  if (!compiled.ok || issues.length > 0) {
     return {
       ok: false,
       issues: sortIssues(
-        compiled.issues.map((i) => {
+        issues.map((i) => {
           const offset = i.atKey ? offsetOfKey(doc, i.path.slice(0, -1), String(i.path.at(-1) ?? '')) : offsetOf(doc, i.path);
           return at(offset, `${i.path.join('.')}: ${i.message}`);
         }),

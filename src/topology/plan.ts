@@ -1,4 +1,5 @@
 import type { EventPlan, StreamPlan } from '../streams/stream-plan.ts';
+import type { MissedPolicy, TickRule } from '../schedules/rule.ts';
 import type { ExchangeType } from './schema.ts';
 
 /**
@@ -75,6 +76,19 @@ export interface ConsumerPlan {
   };
   deadLetter: { exchange: string; queue: string };
   queueType: 'classic' | 'quorum';
+  /** At most `max` jobs per `perMs`, across every worker process of the consumer. */
+  rateLimit?: { max: number; perMs: number };
+}
+
+export interface SchedulePlan {
+  name: string;
+  jobType: string;
+  payload: unknown;
+  rule: TickRule;
+  missed: MissedPolicy;
+  catchUpLimit: number;
+  graceMs: number;
+  description?: string;
 }
 
 export interface TopologyPlan {
@@ -88,6 +102,8 @@ export interface TopologyPlan {
   streams?: StreamPlan[];
   /** Event types published to streams. Absent = none. */
   events?: EventPlan[];
+  /** Recurring jobs; absent when the file has none. */
+  schedules?: SchedulePlan[];
 }
 
 /** `source -> destination [routing key]`, the name plan output uses for a binding. */

@@ -9,6 +9,7 @@ import {
   shortStringProblem,
 } from './broker-limits.ts';
 import { queueArguments } from './queue-arguments.ts';
+import { cronProblem, timeZoneProblem } from '../schedules/rule.ts';
 
 /**
  * The topology file, as users write it. Everything is strict (an unknown key
@@ -253,6 +254,13 @@ export const ConsumerSpec = z.strictObject({
   deadLetter: z.strictObject({ queueType: QueueType.optional() }).prefault({}),
   /** N shard queues behind a consistent-hash exchange: per-key ordering. */
   shards: z.number().int().min(1).max(256).optional(),
+  /** At most `max` jobs per `per` across every worker process of this consumer (see README, Rate limits). */
+  rateLimit: z
+    .strictObject({
+      max: z.number().int().min(1).max(1_000_000),
+      per: Duration.refine((ms) => ms >= 1 && ms <= 86_400_000, 'per must be between 1ms and 1d'),
+    })
+    .optional(),
   description: z.string().optional(),
 });
 
@@ -280,6 +288,51 @@ export const EventSpec = z.strictObject({
   schema: JsonSchemaObject.default({ type: 'object' }),
   description: z.string().optional(),
 });
+/** What a scheduler does with ticks it finds more than `grace` late (all replicas were down, or the database was). */
+export const MissedPolicy = z.enum(['skip', 'catch-up']);
+
+/**
+ * A recurring job: `warren scheduler` enqueues `job` with `payload` at every
+ * tick of `cron` (in `timezone`) or of `every` (aligned to the Unix epoch, so
+ * every replica computes the same ticks). Each tick's job id is
+ * `schedule:<name>:<tick ISO time>`.
+ */
+export const ScheduleSpec = z
+  .strictObject({
+    job: Name,
+    payload: z.unknown().default({}),
+    /** 5 fields (minute precision) or 6 (with seconds first), as croner reads them. */
+    cron: z.string().min(1).optional(),
+    /** IANA name; only with `cron`. @defaultValue UTC */
+    timezone: z.string().min(1).optional(),
+    /** A fixed interval instead of a cron expression. */
+    every: Duration.optional(),
+    missed: MissedPolicy.default('skip'),
+    /** catch-up: at most this many missed ticks are enqueued (the most recent ones). */
+    catchUpLimit: z.number().int().min(1).max(1_000).default(10),
+    /** A tick up to this late is not "missed": it is enqueued late (handover, restart). */
+    grace: Duration.default(60_000),
+    description: z.string().optional(),
+  })
+  .superRefine((schedule, ctx) => {
+    const refuse = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if ((schedule.cron === undefined) === (schedule.every === undefined)) {
+      refuse([], 'a schedule needs exactly one of cron or every');
+    }
+    if (schedule.cron !== undefined) {
+      const problem = cronProblem(schedule.cron);
+      if (problem) refuse(['cron'], problem);
+    }
+    if (schedule.timezone !== undefined) {
+      if (schedule.cron === undefined) refuse(['timezone'], 'timezone only applies to cron (every is a fixed interval)');
+      const problem = timeZoneProblem(schedule.timezone);
+      if (problem) refuse(['timezone'], problem);
+    }
+    if (schedule.every !== undefined && schedule.every < 1_000) refuse(['every'], 'every must be at least 1s');
+  });
+
+/** Schedule names end up in job ids (`schedule:<name>:<tick>`, at most 200 characters). */
+const ScheduleName = Name.pipe(z.string().max(150, 'schedule names are at most 150 characters (they are part of the job id)'));
 
 export const TopologyFile = z
   .strictObject({
@@ -291,6 +344,7 @@ export const TopologyFile = z
     consumers: z.record(Name, ConsumerSpec).default({}),
     streams: z.record(Name, StreamSpec).default({}),
     events: z.record(Name, EventSpec).default({}),
+    schedules: z.record(ScheduleName, ScheduleSpec).default({}),
   })
   .superRefine(checkReferences);
 
@@ -300,6 +354,7 @@ export type ExchangeSpec = z.output<typeof ExchangeSpec>;
 export type QueueSpec = z.output<typeof QueueSpec>;
 export type JobSpec = z.output<typeof JobSpec>;
 export type ConsumerSpec = z.output<typeof ConsumerSpec>;
+export type ScheduleSpec = z.output<typeof ScheduleSpec>;
 export type ExchangeType = z.output<typeof ExchangeType>;
 
 /** The exchanges every vhost has, with their types (for default binding keys). */
@@ -355,6 +410,9 @@ function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
   for (const [name, event] of Object.entries(file.events)) {
     if (file.streams[event.stream] === undefined) refuse(['events', name, 'stream'], `unknown stream "${event.stream}" (declare it under streams)`);
     if (file.jobs[name] !== undefined) refuse(['events', name], `"${name}" is both a job type and an event type`);
+  }
+  for (const [name, schedule] of Object.entries(file.schedules)) {
+    if (file.jobs[schedule.job] === undefined) refuse(['schedules', name, 'job'], `unknown job type "${schedule.job}" (declare it under jobs)`);
   }
   for (const [name, consumer] of Object.entries(file.consumers)) {
     const path = ['consumers', name, 'source'];

@@ -2,9 +2,13 @@ import { setMaxListeners } from 'node:events';
 import type { BackoffOptions } from '../broker/backoff.ts';
 import { ConsumerChannel, type Delivery, type SubscriptionStatus } from '../broker/consumer-channel.ts';
 import type { BrokerConnection } from '../broker/connection.ts';
+import type { HistoryRecorder } from '../history/recorder.ts';
+import { boundedMessage } from '../history/records.ts';
+import { traceIdOfHeaders } from '../history/trace-id.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import type { Logger } from '../log.ts';
 import { attemptOf, HEADERS, type Headers } from '../message/headers.ts';
+import type { AttemptRecord } from '../history/records.ts';
 import type { JobType } from '../client/job-types.ts';
 import type { ConsumerPlan } from '../topology/plan.ts';
 import type { CopyPublisher, IncomingDelivery, JobSettledEvent, JobState } from './context.ts';
@@ -18,6 +22,8 @@ import { decodeStep } from './steps/decode.ts';
 import { dedupeStep } from './steps/dedupe.ts';
 import { handleStep } from './steps/handle.ts';
 import { BatchHandler } from './steps/handle-batch.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import { rateLimitStep } from './steps/rate-limit.ts';
 import { retryInPlaceStep } from './steps/retry-in-place.ts';
 import { jobIdOf, settleStep } from './steps/settle.ts';
 import { stopGateStep } from './steps/stop-gate.ts';
@@ -40,6 +46,10 @@ export interface ConsumerRuntimeDeps {
   resubscribe: BackoffOptions;
   /** Told of every delivery's end (see `WorkerInit.onJobSettled`). */
   onJobSettled?: ((event: JobSettledEvent) => void) | undefined;
+  /** Set when the consumer has a `rateLimit`: jobs wait for a slot before dedupe and the handler. */
+  rateLimiter?: RateLimiter | undefined;
+  /** Job history: one row per attempt. Undefined when history is off (nothing is built per job then). */
+  history?: HistoryRecorder | undefined;
 }
 
 /**
@@ -141,9 +151,18 @@ export class ConsumerRuntime {
               ctx.span.addEvent('warren.retry_in_place', { 'warren.attempt': ctx.attempt, 'warren.retry.delay_ms': delayMs });
             }
             ctx.logger.info({ outcome: 'retry-in-place', delayMs, err: error }, 'job failed; retrying in place');
+            if (this.deps.history !== undefined) {
+              const now = Date.now();
+              this.recordAttempt(this.deps.history, ctx, 'retried', error, now);
+              // The next attempt starts once the backoff is over.
+              ctx.attemptStartedAt = now + delayMs;
+            }
           },
         }),
       );
+    }
+    if (this.deps.rateLimiter !== undefined) {
+      steps.push(rateLimitStep({ limiter: this.deps.rateLimiter, signal: this.stopping.signal, retryMs: this.deps.claimPollMs }));
     }
     if (settings.batch !== undefined) {
       this.batchHandler = new BatchHandler({
@@ -165,6 +184,7 @@ export class ConsumerRuntime {
   private onDelivery(delivery: Delivery): void {
     const started = performance.now();
     const ctx = this.jobState(delivery);
+    if (this.deps.history !== undefined) ctx.attemptStartedAt = Date.now();
     this.deps.metrics.received.inc({ consumer: this.name });
     this.deps.metrics.inFlight.inc({ consumer: this.name });
     const run = () => this.semaphore.run(() => this.pipeline(ctx));
@@ -187,9 +207,29 @@ export class ConsumerRuntime {
     const durationMs = Math.round(performance.now() - started);
     this.deps.metrics.record(this.name, outcome, durationMs / 1000, ctx.deadLetterReason);
     if (this.deps.onJobSettled !== undefined) this.reportSettled(ctx, outcome);
+    // A delivery whose ack could not be sent ('unsettled') comes back: for the history it was released.
+    if (this.deps.history !== undefined) this.recordAttempt(this.deps.history, ctx, outcome === 'unsettled' ? 'released' : outcome, ctx.error, Date.now());
     const level = outcome === 'dead-lettered' || outcome === 'unsettled' ? 'warn' : 'info';
     if (!this.deps.logger.isLevelEnabled(level)) return;
     ctx.logger[level]({ outcome, durationMs, ...(ctx.deadLetterReason && { reason: ctx.deadLetterReason }) }, 'job settled');
+  }
+
+  private recordAttempt(history: HistoryRecorder, ctx: JobState, outcome: AttemptRecord['outcome'], failure: unknown, finishedAtMs: number): void {
+    const error = failure === undefined || outcome === 'succeeded' || outcome === 'duplicate' ? undefined : failure instanceof Error ? failure : new Error(String(failure));
+    history.attempt({
+      jobId: ctx.jobId,
+      jobType: ctx.delivery.properties.type ?? null,
+      consumer: this.name,
+      attempt: ctx.attempt,
+      startedAtMs: ctx.attemptStartedAt ?? finishedAtMs,
+      finishedAtMs,
+      outcome,
+      deadLetterReason: outcome === 'dead-lettered' ? (ctx.deadLetterReason ?? null) : null,
+      errorClass: error === undefined ? null : error.name || error.constructor.name,
+      errorMessage: error === undefined ? null : boundedMessage(error.message),
+      workerId: this.deps.workerId,
+      traceId: traceIdOfHeaders(ctx.headers),
+    });
   }
 
   private reportSettled(ctx: JobState, outcome: JobSettledEvent['outcome']): void {

@@ -53,6 +53,8 @@ export interface JobState {
   deadLetterReason?: string | undefined;
   /** Set by settle: the failure of the last attempt, when it failed. */
   error?: unknown;
+  /** Wall-clock start of the current attempt (epoch ms); set only when the job history is on. */
+  attemptStartedAt?: number | undefined;
   logger: Logger;
   /** Set by the trace step when a trace is active: this delivery's CONSUMER span. */
   span?: Span | undefined;

@@ -19,6 +19,12 @@ export interface WorkerOptions {
   resubscribeInitialMs?: number;
   /** Longest wait between re-subscribe tries. @defaultValue 10_000 */
   resubscribeMaxMs?: number;
+  /**
+   * Redis that holds the buckets of consumers with a `rateLimit`, shared by
+   * every worker process; without one each process limits itself alone.
+   * `''` forces per-process buckets. @defaultValue REDIS_URL
+   */
+  rateLimitRedisUrl?: string;
 }
 
 export interface ResolvedWorkerOptions {
@@ -29,6 +35,7 @@ export interface ResolvedWorkerOptions {
   claimPollMs: number;
   resubscribeInitialMs: number;
   resubscribeMaxMs: number;
+  rateLimitRedisUrl: string | undefined;
 }
 
 export const WORKER_DEFAULTS = {
@@ -41,7 +48,7 @@ export const WORKER_DEFAULTS = {
   leaseMarginMs: 5_000,
 } as const;
 
-export function resolveWorkerOptions(options: WorkerOptions, fallback: { urls: string[]; workerId: string }): ResolvedWorkerOptions {
+export function resolveWorkerOptions(options: WorkerOptions, fallback: { urls: string[]; workerId: string; redisUrl?: string | undefined }): ResolvedWorkerOptions {
   const resolved: ResolvedWorkerOptions = {
     urls: options.urls && options.urls.length > 0 ? options.urls : fallback.urls,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? WORKER_DEFAULTS.shutdownTimeoutMs,
@@ -50,6 +57,7 @@ export function resolveWorkerOptions(options: WorkerOptions, fallback: { urls: s
     claimPollMs: options.claimPollMs ?? WORKER_DEFAULTS.claimPollMs,
     resubscribeInitialMs: options.resubscribeInitialMs ?? WORKER_DEFAULTS.resubscribeInitialMs,
     resubscribeMaxMs: options.resubscribeMaxMs ?? WORKER_DEFAULTS.resubscribeMaxMs,
+    rateLimitRedisUrl: (options.rateLimitRedisUrl ?? fallback.redisUrl) || undefined,
   };
   requireInteger('shutdownTimeoutMs', resolved.shutdownTimeoutMs, 0);
   requireInteger('metricsPort', resolved.metricsPort, 0, 65_535);

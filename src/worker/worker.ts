@@ -3,14 +3,17 @@ import { hostname } from 'node:os';
 import { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import { BrokerConnection } from '../broker/connection.ts';
 import { parseAmqpUrls } from '../broker/urls.ts';
-import { urlsForVhost } from '../broker/vhost.ts';
+import { targetVhost, urlsForVhost } from '../broker/vhost.ts';
+import { formatDuration } from '../duration.ts';
 import { BrokerUnavailableError } from '../errors.ts';
+import { resolveHistory, type HistorySetting, type JobHistoryHandle } from '../history/index.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memory.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { buildJobTypes, type JobType } from '../client/job-types.ts';
 import type { ConsumerPlan, TopologyPlan } from '../topology/plan.ts';
 import { ConsumerRuntime } from './consumer-runtime.ts';
+import { createRedisRateLimiter, LocalRateLimiter, RATE_LIMIT_KEY_PREFIX, type RateLimiter } from './rate-limiter.ts';
 import type { JobSettledEvent } from './context.ts';
 import type { WorkerDefinition } from './define.ts';
 import { startMetricsServer, WorkerMetrics, type HealthReport } from './metrics.ts';
@@ -49,6 +52,11 @@ export interface WorkerInit extends WorkerOptions {
   onJobSettled?: (event: JobSettledEvent) => void;
   /** Also export Node.js process metrics. @defaultValue true when a metrics port is set */
   defaultMetrics?: boolean;
+  /**
+   * Job history: one row per attempt of every consumer. Options (or an open
+   * handle to share) turn it on, `false` off. @defaultValue on when `WARREN_HISTORY_URL` is set
+   */
+  history?: HistorySetting;
 }
 
 /**
@@ -70,9 +78,12 @@ export class Worker {
   private publisher: ConfirmPublisher | undefined;
   private readonly runtimes: ConsumerRuntime[] = [];
   private readonly ownedStores: IdempotencyStore[] = [];
+  private readonly rateLimiters: RateLimiter[] = [];
   private server: Server | undefined;
   private readonly jobTypes: ReadonlyMap<string, JobType>;
   private readonly onJobSettled: WorkerInit['onJobSettled'];
+  private readonly historySetting: HistorySetting;
+  private historyInUse: { handle: JobHistoryHandle; owned: boolean } | undefined;
 
   constructor(
     private readonly definitions: readonly WorkerDefinition[],
@@ -80,10 +91,11 @@ export class Worker {
     init: WorkerInit = {},
   ) {
     if (definitions.length === 0) throw new RangeError('worker: no worker definitions given');
-    const resolved = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}` });
+    const resolved = resolveWorkerOptions(init, { urls: parseAmqpUrls(process.env.AMQP_URL), workerId: `${hostname()}:${process.pid}`, redisUrl: process.env.REDIS_URL });
     this.options = { ...resolved, urls: urlsForVhost(plan, resolved.urls) };
     this.logger = init.logger ?? createLogger('warren-worker');
     this.onJobSettled = init.onJobSettled;
+    this.historySetting = init.history;
     this.metrics = new WorkerMetrics({ defaultMetrics: init.defaultMetrics ?? this.options.metricsPort > 0 });
     for (const definition of definitions) resolveConsumerSettings(definition, this.consumerPlan(definition));
     // Compiled once here, shared by every consumer of this process.
@@ -92,6 +104,11 @@ export class Worker {
 
   get state(): WorkerState {
     return this.currentState;
+  }
+
+  /** The job history this worker records to, when on. */
+  get history(): JobHistoryHandle | undefined {
+    return this.historyInUse?.handle;
   }
 
   get workerId(): string {
@@ -162,6 +179,7 @@ export class Worker {
     }
     this.publisher = new ConfirmPublisher(this.publishConnection, { channels: 1 });
     await this.publisher.waitForConnect();
+    this.historyInUse = resolveHistory(this.historySetting, { logger: this.logger, registry: this.metrics.registry });
     const defaultStore = new MemoryIdempotencyStore();
     this.ownedStores.push(defaultStore);
     for (const definition of this.definitions) {
@@ -180,6 +198,8 @@ export class Worker {
           claimPollMs: this.options.claimPollMs,
           resubscribe: { initialMs: this.options.resubscribeInitialMs, maxMs: this.options.resubscribeMaxMs },
           onJobSettled: this.onJobSettled,
+          rateLimiter: await this.rateLimiterFor(this.consumerPlan(definition)),
+          history: this.historyInUse?.handle.recorder,
         }),
       );
     }
@@ -199,7 +219,10 @@ export class Worker {
     const steps: Array<() => Promise<unknown>> = [
       () => Promise.all(this.runtimes.map((runtime) => runtime.stop(deadline))),
       async () => this.publisher?.close(),
+      // After the consumers: the attempts they just finished are written (or counted as dropped).
+      async () => (this.historyInUse?.owned ? this.historyInUse.handle.close() : undefined),
       () => Promise.all(this.ownedStores.map((store) => store.close())),
+      () => Promise.all(this.rateLimiters.map((limiter) => limiter.close())),
       async () => this.consumeConnection?.close(),
       async () => this.publishConnection?.close(),
       () => new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve())),
@@ -228,6 +251,26 @@ export class Worker {
     const store = await option();
     this.ownedStores.push(store);
     return store;
+  }
+
+  /** The consumer's bucket: shared through Redis when one is configured, else this process's own (and the log says which). */
+  private async rateLimiterFor(plan: ConsumerPlan): Promise<RateLimiter | undefined> {
+    const limit = plan.rateLimit;
+    if (limit === undefined) return undefined;
+    const redisUrl = this.options.rateLimitRedisUrl;
+    const limiter =
+      redisUrl === undefined
+        ? new LocalRateLimiter(limit)
+        : await createRedisRateLimiter({
+            url: redisUrl,
+            key: `${RATE_LIMIT_KEY_PREFIX}${targetVhost(this.plan, this.options.urls)}:${plan.name}`,
+            limit,
+            logger: this.logger,
+          });
+    this.rateLimiters.push(limiter);
+    const note = redisUrl === undefined ? 'each worker process has its own bucket: N processes allow N times this rate (set REDIS_URL to share one)' : 'one bucket shared by every worker process of this consumer';
+    this.logger.info({ consumer: plan.name, max: limit.max, perMs: limit.perMs, scope: limiter.scope }, `rate limit ${limit.max} per ${formatDuration(limit.perMs)}, ${limiter.scope}: ${note}`);
+    return limiter;
   }
 
   private consumerPlan(definition: WorkerDefinition): ConsumerPlan {

@@ -130,8 +130,8 @@ describe('the installed package', () => {
     );
     expect(unexpected).toEqual([]);
     expect(tarball.files).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/testing/index.js', 'dist/src/cli.js']));
-    // The README states the size; keep it honest.
-    expect(tarball.size).toBeLessThan(300_000);
+    // The README states the size (about 360 kB with history and tracing); a jump past this bound means something is shipped that should not be.
+    expect(tarball.size).toBeLessThan(500_000);
   });
 
   it('exports the public API and nothing else', async () => {

@@ -136,7 +136,7 @@ describe('OpenAPI document', () => {
   it('documents exactly the routes express serves (job type paths filled in)', async () => {
     const document = (await get(producer.url, '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const documented = Object.entries(document.paths)
-      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path.replace(/^\/v1\/jobs\/[^/]+?(\/batch)?$/, (_m, batch: string | undefined) => (path === '/v1/jobs' ? path : `/v1/jobs/:jobType${batch ?? ''}`))}`));
+      .flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path.replace(/^\/v1\/jobs\/[^/]+?(\/batch)?$/, (_m, batch: string | undefined) => (path === '/v1/jobs' ? path : `/v1/jobs/:jobType${batch ?? ''}`)).replace(/\{(\w+)\}/g, ':$1')}`));
     // The DLQ router (mounted at /v1/dlq, its own issue) is not documented here yet; its routes list as `/:queue…`.
     const served = listRoutes(producer.app).filter((route) => !/^\w+ \/:queue/.test(route));
     expect(new Set(documented)).toEqual(new Set(served));
