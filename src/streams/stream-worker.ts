@@ -48,7 +48,12 @@ export interface EventRecord<Payload = unknown> {
 }
 
 export interface BatchContext {
-  /** The transaction the group's offset commits in: write effects through it. */
+  /**
+   * `commit: 'with-effects'` (default): the transaction the group's offset
+   * commits in — write effects through it (exactly once). `commit:
+   * 'after-batch'`: a plain connection, each statement commits on its own;
+   * the offset commits after the handler returns (at-least-once).
+   */
   tx: pg.PoolClient;
   stream: string;
   group: string;
@@ -71,6 +76,15 @@ export interface StreamWorkerDefinition<Payload = unknown> {
    * and the partition goes on. @defaultValue { attempts: 5, initialBackoffMs: 100, maxBackoffMs: 5000 }
    */
   retry?: { attempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+  /**
+   * `with-effects` (default): the handler runs inside the transaction that
+   * commits the offset — effects in PostgreSQL are applied exactly once.
+   * `after-batch`: the handler runs outside any transaction (no connection
+   * held idle in a transaction while it calls other systems), and the offset
+   * commits afterwards in its own fenced transaction — at-least-once: a crash
+   * or a fence between the two re-delivers the batch.
+   */
+  commit?: 'with-effects' | 'after-batch';
   handleBatch(records: ReadonlyArray<EventRecord<Payload>>, ctx: BatchContext): Promise<void>;
 }
 
@@ -405,6 +419,18 @@ class PartitionRunner {
     if (last === undefined) return;
     const client = await store.pool.connect();
     try {
+      if (handle && definition.commit === 'after-batch') {
+        const records = batch.map((record) => this.decode(record));
+        await definition.handleBatch(records, {
+          tx: client,
+          stream: key.stream,
+          group: key.group,
+          partition: this.partition,
+          generation: this.generation,
+          member: this.member.member,
+        });
+        handle = false;
+      }
       await client.query('BEGIN');
       if (handle) {
         const records = batch.map((record) => this.decode(record));

@@ -273,3 +273,49 @@ describe('poison records', () => {
     }
   });
 });
+
+describe('commit modes', () => {
+  it('with-effects applies a failed-then-retried batch once; after-batch keeps the failed attempt\'s writes (at-least-once)', async () => {
+    const results: Record<string, { rows: number; distinct: number }> = {};
+    await publishTicks(client, 40, 10);
+    for (const commit of ['with-effects', 'after-batch'] as const) {
+      const ledger = await tables.ledger(`mode_${commit.replace('-', '_')}`);
+      let failed = false;
+      const worker = await startStreamWorker(
+        defineStreamWorker<{ key: string; seq: number }>({
+          stream: 'ticks',
+          group: `mode-${commit}`,
+          commit,
+          batch: { size: 10, maxWaitMs: 50 },
+          retry: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 20 },
+          async handleBatch(records, ctx) {
+            for (const record of records) {
+              await ctx.tx.query(
+                `INSERT INTO ${ledger} (event_id, key, seq, partition, stream_offset, member, generation) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+                [record.id, record.payload.key, record.payload.seq, record.partition, record.offset, ctx.member, ctx.generation],
+              );
+            }
+            // The first batch fails once, after its writes.
+            if (!failed) {
+              failed = true;
+              throw new Error('failed after writing');
+            }
+          },
+        }),
+        { plan, amqpUrls: [vhost.url], databaseUrl: databaseUrl(), tablePrefix: tables.prefix, heartbeatMs: 200, sessionTimeoutMs: 1_500 },
+      );
+      running.push(worker);
+      await until(`${commit}: every event applied`, async () => {
+        const n = await tables.db.query<{ n: string }>(`SELECT count(DISTINCT event_id) AS n FROM ${ledger}`);
+        return Number(n.rows[0]?.n) === 40;
+      }, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const { rows, distinct } = await ledgerProblems(tables.db, ledger, 40);
+      results[commit] = { rows, distinct };
+      await worker.stop();
+    }
+    expect(results['with-effects']).toEqual({ rows: 40, distinct: 40 });
+    expect(results['after-batch']?.distinct).toBe(40);
+    expect(results['after-batch']?.rows).toBeGreaterThan(40);
+  });
+});
