@@ -183,6 +183,7 @@ export {
   type StreamWorkerOptions,
 } from './streams/stream-worker.ts';
 export { partitionOf, stableHash } from './streams/partition-hash.ts';
+export { streamWorkerMetrics } from './streams/stream-metrics.ts';
 export type { PublishedEvent, PublishEventOptions } from './streams/event-sender.ts';
 export { FencedError, UnknownEventTypeError } from './streams/errors.ts';
 export { groupStatus, resetGroup, type PartitionStatus, type ResetRow } from './streams/group-admin.ts';

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import { streamWorkerMetrics } from './stream-metrics.ts';
 import { backoffDelay } from '../broker/backoff.ts';
 import { StreamConnection, type StreamRecord, type StreamStart, type StreamSubscription } from '../broker/stream-consumer.ts';
 import { urlsForVhost } from '../broker/vhost.ts';
@@ -126,6 +128,8 @@ export interface StreamWorkerOptions {
   prefetch?: number;
   logger?: Logger;
   onEvent?: (event: StreamWorkerEvent) => void;
+  /** Registers the member's `warren_stream_*` metrics here (see stream-metrics.ts). */
+  metricsRegistry?: Registry;
 }
 
 export interface RunningStreamWorker {
@@ -176,9 +180,13 @@ class MemberRuntime {
   ) {
     this.heartbeatMs = options.heartbeatMs ?? 1_000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
+    this.metrics = options.metricsRegistry === undefined ? undefined : streamWorkerMetrics(options.metricsRegistry, key);
   }
 
+  private readonly metrics: ((event: StreamWorkerEvent) => void) | undefined;
+
   emit(event: StreamWorkerEvent): void {
+    this.metrics?.(event);
     this.options.onEvent?.(event);
     const log = this.options.logger;
     if (log === undefined) return;
