@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { redactText } from './broker/urls.ts';
+import { registerDelayCommands } from './cli/delay.ts';
 import { registerDevCommands } from './cli/dev.ts';
 import { registerDlqCommands } from './cli/dlq.ts';
 import { registerDoctorCommand } from './cli/doctor.ts';
@@ -37,6 +38,7 @@ registerDevCommands(program);
 registerTypesCommand(program);
 registerInitCommand(program);
 registerJobCommand(program);
+registerDelayCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -38,6 +38,8 @@ export {
   type JobTypeName,
   type PayloadIssue,
 } from './client/index.ts';
+// Jobs for later: a delay's path through the delay levels (the dry run of `warren delay path`).
+export { delayPath, MAX_DELAY_MS, type DelayHop, type DelayPath } from './delay/levels.ts';
 
 // Workers.
 export {

@@ -34,7 +34,7 @@ export class InvalidJobPayloadError extends WarrenError {
 }
 
 /** An enqueue option that cannot go on an AMQP message as given. */
-export type JobOption = 'idempotencyKey' | 'correlationId' | 'headers';
+export type JobOption = 'idempotencyKey' | 'correlationId' | 'headers' | 'delay' | 'runAt' | 'priority';
 
 export class InvalidJobOptionError extends WarrenError {
   constructor(

@@ -17,6 +17,10 @@ export interface JobType {
   jsonSchema: Record<string, unknown>;
   validator: z.ZodType;
   description: string | undefined;
+  /** The job type takes `delay` / `runAt`. */
+  delays: boolean;
+  /** Its priority range (0 … max) and default, when it declares one. */
+  priority: { max: number; default?: number } | undefined;
 }
 
 export function buildJobTypes(jobs: readonly JobPlan[]): Map<string, JobType> {
@@ -31,6 +35,8 @@ export function buildJobTypes(jobs: readonly JobPlan[]): Map<string, JobType> {
       jsonSchema: job.payloadSchema,
       validator: z.fromJSONSchema(job.payloadSchema as Parameters<typeof z.fromJSONSchema>[0]),
       description: job.description,
+      delays: job.delays !== undefined,
+      priority: job.priority,
     });
   }
   return types;

@@ -9,6 +9,7 @@ import { amqpHeaderGetter, type HeaderCarrier } from '../tracing/carrier.ts';
 import { continueFrom, publishTraced } from '../tracing/spans.ts';
 import { PrecedingJobFailedError, UnknownJobTypeError } from './errors.ts';
 import { checkHeaders, checkToken, prepareJob, type JobHeaderValue } from './prepare.ts';
+import { applyTiming, checkPriority, checkTiming } from './timing.ts';
 import type { EnqueuedJob, EnqueueManyItem, EnqueueManyOptions, EnqueueManyResult, EnqueueOptions } from './types.ts';
 
 /** What the sender publishes through: a `ConfirmPublisher`, or one wrapped (e.g. timed for metrics). */
@@ -73,16 +74,19 @@ export class JobSender {
     const key = checkToken('idempotencyKey', options.idempotencyKey);
     const correlationId = checkToken('correlationId', options.correlationId);
     const headers = checkHeaders(options.headers);
-    const id = key ?? randomUUID();
     const now = this.now();
+    const timing = checkTiming(jobType, options.delay, options.runAt, now);
+    const priority = checkPriority(jobType, options.priority);
+    const id = key ?? randomUUID();
     const { message } = prepareJob(jobType, { payload, id, correlationId, headers, now });
+    applyTiming(message, timing, priority);
     // One PRODUCER span per job, child of the caller's active span (or of a
     // `traceparent` the caller put in `headers`); its context goes into the
     // message headers. A no-op without an OpenTelemetry SDK.
     await publishTraced(this.publish, message, continueFrom(message.options.headers as HeaderCarrier, amqpHeaderGetter));
     // After the publish: the history keeps the trace id of the traceparent just written.
     recordAccepted(this.history, message, now, context?.submittedBy);
-    return { id, jobType: jobType.type, routingKey: jobType.routingKey };
+    return { id, jobType: jobType.type, routingKey: jobType.routingKey, ...(timing !== undefined && { runAt: timing.runAt.toISOString() }) };
   }
 
   /**
@@ -104,11 +108,14 @@ export class JobSender {
     const correlationId = checkToken('correlationId', options.correlationId);
     const headers = checkHeaders(options.headers);
     const batchKey = typeof options.idempotencyKey === 'function' ? undefined : checkToken('idempotencyKey', options.idempotencyKey);
+    const now = this.now();
+    // One due time and priority for the whole batch, checked before anything is sent.
+    const timing = checkTiming(jobType, options.delay, options.runAt, now);
+    const priority = checkPriority(jobType, options.priority);
     if (payloads.length === 0) return { accepted: 0, results: [] };
     const unavailable = this.publisher.unavailable();
     if (unavailable !== undefined) throw unavailable;
 
-    const now = this.now();
     const parent = continueFrom((headers ?? NO_HEADERS) as HeaderCarrier, amqpHeaderGetter);
     const window = new Semaphore(Math.max(1, Math.min(this.window, payloads.length)));
     /** The last item seen for each ordering key: whether it was accepted, once known. */
@@ -119,7 +126,7 @@ export class JobSender {
       let failure: Error | undefined;
       try {
         id = this.itemId(options.idempotencyKey, batchKey, payload, index);
-        message = prepareJob(jobType, { payload, id, correlationId, headers, now }).message;
+        message = applyTiming(prepareJob(jobType, { payload, id, correlationId, headers, now }).message, timing, priority);
       } catch (error) {
         failure = error as Error;
       }

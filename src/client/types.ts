@@ -22,6 +22,16 @@ export interface EnqueueOptions {
   correlationId?: string;
   /** Headers of your own (e.g. `traceparent`); names starting with `x-warren-` are refused. */
   headers?: Record<string, JobHeaderValue>;
+  /**
+   * Deliver the job this much later: ms, or a duration such as `'30s'`,
+   * `'2h'`, `'1d'`. Up to ~621 days, rounded up to 100 ms, never early. The
+   * job type must have `delays: true` in the topology. 0: at once.
+   */
+  delay?: number | string;
+  /** Deliver the job at this time (a `Date` or an ISO 8601 string); a time past is at once. Not with `delay`. */
+  runAt?: Date | string;
+  /** 0 … the job type's `priority.max`; higher is consumed first. @defaultValue the job type's `priority.default` */
+  priority?: number;
 }
 
 export interface EnqueueManyOptions<Payload = unknown> extends Omit<EnqueueOptions, 'idempotencyKey'> {
@@ -38,6 +48,8 @@ export interface EnqueuedJob<JobType extends string = string> {
   id: string;
   jobType: JobType;
   routingKey: string;
+  /** When the job is due (ISO 8601), for a job enqueued with `delay` or `runAt`. */
+  runAt?: string;
 }
 
 export type EnqueueManyItem =

@@ -13,6 +13,8 @@ export const HEADERS = {
   /** Where the job was first published, so a DLQ message can go back. */
   originExchange: 'x-warren-origin-exchange',
   originRoutingKey: 'x-warren-origin-routing-key',
+  /** ISO time a delayed job is due (set at enqueue with `delay` / `runAt`; README "Jobs for later"). */
+  runAt: 'x-warren-run-at',
   /** How many times DLQ replay has republished this job. */
   replays: 'x-warren-replays',
   /** Set on dead-lettering: why, and the failure context. */

@@ -9,7 +9,13 @@ export const ErrorResponse = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }),
 });
 
-export const JobAccepted = z.object({ id: z.string(), jobType: z.string(), routingKey: z.string() });
+export const JobAccepted = z.object({
+  id: z.string(),
+  jobType: z.string(),
+  routingKey: z.string(),
+  /** When the job is due (ISO 8601), for a job sent with `X-Delay` or `X-Run-At`. */
+  runAt: z.string().optional(),
+});
 
 export const BatchResult = z.object({
   accepted: z.number().int(),

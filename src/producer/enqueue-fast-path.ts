@@ -9,7 +9,7 @@ import { httpHeaderGetter } from '../tracing/carrier.ts';
 import { continueFrom } from '../tracing/spans.ts';
 import { authorizationError, callerOf, CHALLENGE, type parseApiTokens } from './auth.ts';
 import { ApiError, describeUnexpected, errorBody, scrubbedForServerError } from './http-errors.ts';
-import { batchResults, checkBatch, enqueueApiError, idsOf } from './job-routes.ts';
+import { batchResults, checkBatch, enqueueApiError, enqueueOptionsOf } from './job-routes.ts';
 import { isJsonContentType, jsonDepthExceeds, MAX_JSON_DEPTH } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 
@@ -152,7 +152,7 @@ export function enqueueFastPath(options: EnqueueFastPathOptions): RequestTaker {
         fail(parseError);
         return;
       }
-      const ids = idsOf(req);
+      const ids = enqueueOptionsOf(req);
       const trace = continueFrom(req.headers, httpHeaderGetter);
       // Who enqueued, for the job history only (a second token digest otherwise spared).
       const from = options.sender.recordsHistory ? { submittedBy: callerOf(options.tokens, req.headers.authorization)?.token } : undefined;

@@ -60,7 +60,7 @@ function findJobType(sender: JobSender): RequestHandler {
 function enqueueOne(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
-    const job = await context.with(traceOf(req), () => options.sender.enqueue(jobType.type, req.body, idsOf(req), senderOf(res))).catch((error: unknown) => {
+    const job = await context.with(traceOf(req), () => options.sender.enqueue(jobType.type, req.body, enqueueOptionsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     res.status(202).json(job);
@@ -71,7 +71,7 @@ function enqueueBatch(options: JobRoutesOptions): RequestHandler {
   return async (req, res) => {
     const jobType = res.locals.jobType as JobType;
     const items = checkBatch(req.body, options.maxBatchItems);
-    const batch = await context.with(traceOf(req), () => options.sender.enqueueMany(jobType.type, items, idsOf(req), senderOf(res))).catch((error: unknown) => {
+    const batch = await context.with(traceOf(req), () => options.sender.enqueueMany(jobType.type, items, enqueueOptionsOf(req), senderOf(res))).catch((error: unknown) => {
       throw enqueueApiError(error);
     });
     const results = batchResults(batch);
@@ -113,11 +113,23 @@ function traceOf(req: Request) {
   return continueFrom(req.headers, httpHeaderGetter);
 }
 
-/** `Idempotency-Key` and `X-Correlation-Id`, as sent: the sender checks them. */
-export function idsOf(req: IncomingMessage): EnqueueOptions {
+/**
+ * The enqueue options a request carries in its headers, as sent (the sender
+ * checks them): `Idempotency-Key`, `X-Correlation-Id`, and for jobs for
+ * later `X-Delay` (ms, or a duration such as `30s`), `X-Run-At` (ISO 8601
+ * with a zone) and `X-Priority`. Headers, not body fields: the body is the
+ * payload, exactly as the job type's schema describes it.
+ */
+export function enqueueOptionsOf(req: IncomingMessage): EnqueueOptions {
+  const delay = req.headers['x-delay'] as string | undefined;
+  const runAt = req.headers['x-run-at'] as string | undefined;
+  const priority = req.headers['x-priority'] as string | undefined;
   return {
     idempotencyKey: req.headers['idempotency-key'] as string | undefined,
     correlationId: req.headers['x-correlation-id'] as string | undefined,
+    ...(delay !== undefined && { delay: /^\d{1,16}$/.test(delay) ? Number(delay) : delay }),
+    ...(runAt !== undefined && { runAt }),
+    ...(priority !== undefined && { priority: priority as unknown as number }),
   };
 }
 
@@ -129,7 +141,13 @@ export function idsOf(req: IncomingMessage): EnqueueOptions {
 const MAX_ISSUES = { job: 20, batchItem: 5 } as const;
 const MAX_ISSUE_MESSAGE = 300;
 
-const HEADER_OF: Record<string, string> = { idempotencyKey: 'Idempotency-Key', correlationId: 'X-Correlation-Id' };
+const HEADER_OF: Record<string, string> = {
+  idempotencyKey: 'Idempotency-Key',
+  correlationId: 'X-Correlation-Id',
+  delay: 'X-Delay',
+  runAt: 'X-Run-At',
+  priority: 'X-Priority',
+};
 
 /** What an enqueue failure (the job client's typed errors, the broker's) answers over HTTP. */
 export function enqueueApiError(error: unknown, maxIssues: number = MAX_ISSUES.job): ApiError {
@@ -146,6 +164,9 @@ export function enqueueApiError(error: unknown, maxIssues: number = MAX_ISSUES.j
   }
   if (error instanceof InvalidJobOptionError) {
     const header = HEADER_OF[error.option] ?? error.option;
+    if (error.option === 'delay' || error.option === 'runAt' || error.option === 'priority') {
+      return new ApiError(400, 'INVALID_HEADER', `${header}: ${error.message}`, { header });
+    }
     return new ApiError(400, 'INVALID_HEADER', `${header} must be 1 to ${ID_MAX_LENGTH} visible ASCII characters`, {
       header,
       maxLength: ID_MAX_LENGTH,

@@ -31,7 +31,8 @@ const pageParameters = (max: number) =>
 const ENQUEUE_ERRORS = {
   400:
     'BAD_JSON (malformed), INVALID_UTF8, JSON_TOO_DEEP (nested deeper than 64), INVALID_PAYLOAD (a schema failure: details lists each issue path and message, ' +
-    'at most 20; or an ordering key over 255 bytes) or INVALID_HEADER (Idempotency-Key or X-Correlation-Id not 1 to 200 visible ASCII characters)',
+    'at most 20; or an ordering key over 255 bytes) or INVALID_HEADER (Idempotency-Key or X-Correlation-Id not 1 to 200 visible ASCII characters; ' +
+    'X-Delay, X-Run-At or X-Priority not valid for the job type: details.header names which)',
   401: 'Missing or unknown bearer token',
   403: 'The token lacks the needed scope (or, on an --insecure server bound to loopback, a Host that is not a loopback name)',
   404: 'Unknown job type',
@@ -83,7 +84,27 @@ export function buildOpenApiDocument(
 }
 
 function registerJobType(registry: OpenAPIRegistry, jobType: JobType, security: Security, maxBatchItems: number): void {
-  const headers = z.object({ 'idempotency-key': IdempotencyKey, 'x-correlation-id': CorrelationId });
+  const headers = z.object({
+    'idempotency-key': IdempotencyKey,
+    'x-correlation-id': CorrelationId,
+    // Only the headers a job type can use: a job type without delays or priorities does not list them.
+    ...(jobType.delays && {
+      'x-delay': z
+        .string()
+        .optional()
+        .describe('Deliver the job this much later: ms, or a duration (500ms, 30s, 2h, 1d); up to 621 days, rounded up to 100 ms. Not with X-Run-At.'),
+      'x-run-at': z
+        .string()
+        .optional()
+        .describe('Deliver the job at this time: ISO 8601 with a zone, e.g. 2030-01-31T09:00:00Z (a time past: at once). Not with X-Delay.'),
+    }),
+    ...(jobType.priority !== undefined && {
+      'x-priority': z
+        .string()
+        .optional()
+        .describe(`0 … ${jobType.priority.max}, higher is consumed first${jobType.priority.default !== undefined ? ` (default ${jobType.priority.default})` : ''}`),
+    }),
+  });
   registry.registerPath({
     method: 'post',
     path: `/v1/jobs/${jobType.type}`,

@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { ApiError } from '../producer/http-errors.ts';
-import { enqueueApiError, idsOf } from '../producer/job-routes.ts';
+import type { IncomingMessage } from 'node:http';
+import { enqueueApiError } from '../producer/job-routes.ts';
 import { jsonBody, requireJsonContent } from '../producer/json-body.ts';
 import { UnknownEventTypeError } from './errors.ts';
 import type { EventSender } from './event-sender.ts';
@@ -45,4 +46,12 @@ function findEventType(sender: EventSender): RequestHandler {
 export function eventApiError(error: unknown): ApiError {
   if (error instanceof UnknownEventTypeError) return new ApiError(404, error.code, error.message, { known: error.known });
   return enqueueApiError(error);
+}
+
+/** `Idempotency-Key` and `X-Correlation-Id`, as sent (the sender checks them). */
+function idsOf(req: IncomingMessage): { idempotencyKey: string | undefined; correlationId: string | undefined } {
+  return {
+    idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+    correlationId: req.headers['x-correlation-id'] as string | undefined,
+  };
 }

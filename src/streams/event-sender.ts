@@ -13,8 +13,8 @@ export interface PublishedEvent {
   key: string;
 }
 
-/** Same options as an enqueue: the idempotency key becomes the message id (consumers may use it to dedupe). */
-export type PublishEventOptions = EnqueueOptions;
+/** An enqueue's id and header options (no delays or priorities on a log): the idempotency key becomes the message id. */
+export type PublishEventOptions = Pick<EnqueueOptions, 'idempotencyKey' | 'correlationId' | 'headers'>;
 
 /**
  * Publish events on a publisher someone else owns (the job client's, the

@@ -47,6 +47,9 @@ export function buildEventTypes(plan: Pick<TopologyPlan, 'events' | 'streams'>):
         jsonSchema: event.payloadSchema,
         validator: z.fromJSONSchema(event.payloadSchema as Parameters<typeof z.fromJSONSchema>[0]),
         description: event.description,
+        // Events are appended to a log as they come: no delays, no priorities.
+        delays: false,
+        priority: undefined,
       },
     });
   }

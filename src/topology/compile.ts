@@ -15,6 +15,9 @@ import type {
 import type { TickRule } from '../schedules/rule.ts';
 import { queueArguments } from './queue-arguments.ts';
 import { streamObjects, type EventPlan, type StreamPlan } from '../streams/stream-plan.ts';
+import { delayLevelNames } from '../delay/levels.ts';
+import { delayObjects } from '../delay/topology.ts';
+import { consumerPriorities } from './priorities.ts';
 import { BUILTIN_EXCHANGES, type ConsumerSpec, type ExchangeSpec, type QueueSpec, type ScheduleSpec, type TopologyFile } from './schema.ts';
 
 /**
@@ -72,6 +75,8 @@ export function compileTopology(file: TopologyFile): CompileResult {
     ...(spec.orderingKey !== undefined && { orderingKey: spec.orderingKey }),
     payloadSchema: spec.schema,
     ...(spec.description !== undefined && { description: spec.description }),
+    ...(spec.delays && { delays: { landingQueue: delayLevelNames.landing(type) } }),
+    ...(spec.priority !== undefined && { priority: spec.priority }),
   }));
   const streams = Object.entries(file.streams).map(([name, spec]): StreamPlan => {
     const objects = streamObjects(name, spec);
@@ -87,22 +92,63 @@ export function compileTopology(file: TopologyFile): CompileResult {
     payloadSchema: spec.schema,
     ...(spec.description !== undefined && { description: spec.description }),
   }));
+  const delays = delayObjects(
+    jobs.filter((job) => job.delays !== undefined),
+    file.delays ?? { queueType: 'quorum', leaderLocator: 'balanced' },
+  );
+  if (delays !== undefined) {
+    for (const exchange of delays.exchanges) builder.exchange(exchange, derivedFrom(file.delays !== undefined ? ['delays'] : ['jobs']));
+    for (const { queue, jobType } of delays.queues) {
+      builder.queue(queue, derivedFrom(jobType !== undefined ? ['jobs', jobType] : file.delays !== undefined ? ['delays'] : ['jobs']));
+    }
+    for (const binding of delays.bindings) builder.bind(binding);
+  }
   const schedules = Object.entries(file.schedules).map(([name, spec]) => schedulePlan(name, spec));
   if (builder.issues.length > 0) return { ok: false, issues: builder.issues };
-  return {
-    ok: true,
-    plan: {
-      ...(file.vhost !== undefined && { vhost: file.vhost }),
-      exchanges: sortBy(builder.exchanges, (e) => e.name),
-      queues: sortBy(builder.queues, (q) => q.name),
-      bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
-      jobs: sortBy(jobs, (j) => j.type),
-      consumers: sortBy(consumers, (c) => c.name),
-      ...(streams.length > 0 && { streams: sortBy(streams, (s) => s.name) }),
-      ...(events.length > 0 && { events: sortBy(events, (e) => e.type) }),
-      ...(schedules.length > 0 && { schedules: sortBy(schedules, (s) => s.name) }),
-    },
+  const plan: TopologyPlan = {
+    ...(file.vhost !== undefined && { vhost: file.vhost }),
+    exchanges: sortBy(builder.exchanges, (e) => e.name),
+    queues: sortBy(builder.queues, (q) => q.name),
+    bindings: sortBy(builder.bindings, (b) => `${b.source}\u0000${b.destination}\u0000${b.routingKey}`),
+    jobs: sortBy(jobs, (j) => j.type),
+    consumers: sortBy(consumers, (c) => c.name),
+    ...(delays !== undefined && { delays: delays.plan }),
+    ...(streams.length > 0 && { streams: sortBy(streams, (s) => s.name) }),
+    ...(events.length > 0 && { events: sortBy(events, (e) => e.type) }),
+    ...(schedules.length > 0 && { schedules: sortBy(schedules, (s) => s.name) }),
   };
+  const issues = applyPriorities(plan, file);
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, plan };
+}
+
+/**
+ * A consumer that can receive job types with priorities gets
+ * `x-max-priority` on its work queue(s) — the highest `max` of them —
+ * unless the file sets `queueOptions.maxPriority` itself. A quorum work
+ * queue has no priorities on RabbitMQ 3.10: refused with the fix, rather
+ * than priorities silently ignored. Changes `plan` in place.
+ */
+function applyPriorities(plan: TopologyPlan, file: TopologyFile): CompileIssue[] {
+  const issues: CompileIssue[] = [];
+  for (const [name, priority] of consumerPriorities(plan)) {
+    const spec = file.consumers[name];
+    const consumer = plan.consumers.find((c) => c.name === name);
+    if (spec === undefined || consumer === undefined || spec.queueOptions.maxPriority !== undefined) continue;
+    if (spec.queueOptions.type === 'quorum') {
+      const types = priority.jobTypes.map((t) => `"${t}"`).join(', ');
+      issues.push({
+        path: ['consumers', name],
+        atKey: true,
+        message:
+          `receives job type${priority.jobTypes.length > 1 ? 's' : ''} ${types} with priorities, but its work queue is a quorum queue, ` +
+          'which has no priorities on RabbitMQ 3.10 (x-max-priority is for classic queues; a quorum queue would deliver in arrival order): ' +
+          'set queueOptions.type: classic, or drop priority from the job type',
+      });
+      continue;
+    }
+    for (const queue of plan.queues) if (consumer.queues.includes(queue.name)) queue.arguments['x-max-priority'] = priority.max;
+  }
+  return issues;
 }
 
 function schedulePlan(name: string, spec: ScheduleSpec): SchedulePlan {

@@ -47,6 +47,18 @@ export interface JobPlan {
   /** JSON Schema of the payload, as written in the file. */
   payloadSchema: Record<string, unknown>;
   description?: string;
+  /** Set when the job type takes delays: its landing queue (see src/delay/levels.ts). */
+  delays?: { landingQueue: string };
+  /** The job type's priority range, 0 … max. */
+  priority?: { max: number; default?: number };
+}
+
+/** The delay levels, when a job type takes delays. */
+export interface DelaysPlan {
+  queueType: 'classic' | 'quorum';
+  tickMs: number;
+  levels: number;
+  maxDelayMs: number;
 }
 
 export interface RetryTierPlan {
@@ -102,6 +114,7 @@ export interface TopologyPlan {
   streams?: StreamPlan[];
   /** Event types published to streams. Absent = none. */
   events?: EventPlan[];
+  delays?: DelaysPlan;
   /** Recurring jobs; absent when the file has none. */
   schedules?: SchedulePlan[];
 }

@@ -7,7 +7,9 @@ import {
   MAX_TTL_MS,
   queueArgumentProblems,
   shortStringProblem,
+  utf8Bytes,
 } from './broker-limits.ts';
+import { MAX_DELAYED_JOB_TYPE_BYTES } from '../delay/levels.ts';
 import { queueArguments } from './queue-arguments.ts';
 import { cronProblem, timeZoneProblem } from '../schedules/rule.ts';
 
@@ -212,6 +214,24 @@ export const JobSpec = z.strictObject({
   /** JSON Schema of the payload; turned into a zod schema at load time. */
   schema: JsonSchemaObject.default({ type: 'object' }),
   description: z.string().optional(),
+  /** The job type takes `delay` / `runAt` (README "Jobs for later"); the delay levels are declared when one does. */
+  delays: z.boolean().default(false),
+  /** Priorities 0 … max; `default` when `enqueue` names none (else none, which RabbitMQ reads as 0). */
+  priority: z
+    .strictObject({ max: z.number().int().min(1).max(255), default: z.number().int().min(0).max(255).optional() })
+    .superRefine((priority, ctx) => {
+      if (priority.default !== undefined && priority.default > priority.max) {
+        ctx.addIssue({ code: 'custom', path: ['default'], message: `the default priority must be within 0 … ${priority.max}` });
+      }
+    })
+    .optional(),
+});
+
+/** Settings of the delay levels, shared by every job type with `delays: true`. */
+export const DelaysSpec = z.strictObject({
+  /** Quorum by default: delayed jobs survive a node loss and are dead-lettered at-least-once. */
+  queueType: QueueType.default('quorum'),
+  leaderLocator: LeaderLocator.default('balanced'),
 });
 
 export const RetrySpec = z
@@ -344,6 +364,7 @@ export const TopologyFile = z
     consumers: z.record(Name, ConsumerSpec).default({}),
     streams: z.record(Name, StreamSpec).default({}),
     events: z.record(Name, EventSpec).default({}),
+    delays: DelaysSpec.optional(),
     schedules: z.record(ScheduleName, ScheduleSpec).default({}),
   })
   .superRefine(checkReferences);
@@ -403,6 +424,9 @@ function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
   }
   for (const [name, job] of Object.entries(file.jobs)) {
     if (!known(job.exchange)) unknown(['jobs', name, 'exchange'], job.exchange);
+    if (job.delays && utf8Bytes(name) > MAX_DELAYED_JOB_TYPE_BYTES) {
+      refuse(['jobs', name, 'delays'], `a job type with delays has a name of at most ${MAX_DELAYED_JOB_TYPE_BYTES} bytes (the delay bits take the rest of the routing key)`);
+    }
     if (file.exchanges[job.exchange]?.internal) {
       refuse(['jobs', name, 'exchange'], `exchange "${job.exchange}" is internal: RabbitMQ refuses every publish to it`);
     }
