@@ -86,7 +86,7 @@ describe('consumer groups', () => {
     expect(await count(slowLedger)).toBeLessThan(400);
     await until('the slow group applied everything', async () => (await count(slowLedger)) === 400, 60_000);
     for (const ledger of [fastLedger, slowLedger]) {
-      expect(await ledgerProblems(tables.db, ledger, 400)).toEqual({ rows: 400, distinct: 400, outOfOrderKeys: 0 });
+      expect(await ledgerProblems(tables.db, ledger)).toEqual({ rows: 400, distinct: 400, outOfOrderKeys: 0 });
     }
     await fast.stop();
     await slow.stop();
@@ -122,7 +122,7 @@ describe('consumer groups', () => {
       await until('A reports the held partition fenced', async () => a.lines.some((l) => l.kind === 'fenced' && l.partition === held.partition), 15_000);
       // A's held batch never committed: still exactly once, nothing from A's old generation.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(await ledgerProblems(tables.db, ledger, 200)).toEqual({ rows: 200, distinct: 200, outOfOrderKeys: 0 });
+      expect(await ledgerProblems(tables.db, ledger)).toEqual({ rows: 200, distinct: 200, outOfOrderKeys: 0 });
       const fromA = await tables.db.query(`SELECT count(*) AS n FROM ${ledger} WHERE member = 'a-paused'`);
       expect(Number(fromA.rows[0]?.n)).toBe(0);
       const store = new GroupStore({ url: databaseUrl(), tablePrefix: tables.prefix });
@@ -310,7 +310,7 @@ describe('commit modes', () => {
         return Number(n.rows[0]?.n) === 40;
       }, 30_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const { rows, distinct } = await ledgerProblems(tables.db, ledger, 40);
+      const { rows, distinct } = await ledgerProblems(tables.db, ledger);
       results[commit] = { rows, distinct };
       await worker.stop();
     }

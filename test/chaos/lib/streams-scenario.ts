@@ -106,7 +106,7 @@ export async function runStreamsChaos(options: StreamsChaosOptions): Promise<Str
     await until(`all ${options.events} applied`, async () => (await count()) >= options.events, 600_000);
     // Anything applied twice would land after the last one: give stragglers a moment.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const problems = await ledgerProblems(tables.db, ledger, options.events);
+    const problems = await ledgerProblems(tables.db, ledger);
     const shared = await tables.db.query<{ n: string }>(
       `SELECT count(*) AS n FROM (SELECT partition, generation FROM ${ledger} GROUP BY partition, generation HAVING count(DISTINCT member) > 1) AS s`,
     );
