@@ -31,7 +31,8 @@ export async function benchLatency(options: { rates: readonly number[]; duration
   for (const rate of options.rates) {
     await inBenchVhost(`latency-${rate}`, async ({ url }) => {
       // Raw runs on a queue of the same type as warren's (the topology default).
-      await declareQueue(url, 'bench-latency-raw', benchPlanWith(PREFETCH).queues.find((q) => q.name === 'bench')?.type ?? 'quorum');
+      const benchType = benchPlanWith(PREFETCH).queues.find((q) => q.name === 'bench')?.type;
+      await declareQueue(url, 'bench-latency-raw', benchType === 'classic' ? 'classic' : 'quorum');
       progress(`latency at ${rate}/s: raw amqplib publish -> deliver (${options.durationMs} ms)`);
       const raw = await rawLatency(url, 'bench-latency-raw', { rate, durationMs: options.durationMs });
       progress(`latency at ${rate}/s: warren HTTP request sent -> handler start`);

@@ -74,6 +74,13 @@ const parts: Part[] = [
       return benchHistory({ prefetches: [100], count: quick ? 3_000 : 10_000, runs: quick ? 1 : 3 });
     },
   },
+  {
+    name: 'streams',
+    run: async () => {
+      const { benchStreams } = await import('./streams.ts');
+      return benchStreams({ count: quick ? 5_000 : 20_000 });
+    },
+  },
   { name: 'scaling', run: () => benchScaling({ processes: [1, 2, 4], count: quick ? 5_000 : 20_000, holds: [1_000, 10_000] }) },
 ];
 

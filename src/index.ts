@@ -169,3 +169,25 @@ export {
 // Message conventions: the `x-warren-*` header names (e.g. to read `ctx.headers`).
 export { HEADERS, type DeadLetterReason } from './message/headers.ts';
 export type { Logger } from './log.ts';
+
+// Partitioned event logs on stream queues: publishing goes through the job
+// client's `publishEvent`; consumer groups keep membership and offsets in PostgreSQL.
+export {
+  defineStreamWorker,
+  groupDeadLetterQueue,
+  startStreamWorker,
+  STREAM_HEADERS,
+  type BatchContext,
+  type EventRecord,
+  type RunningStreamWorker,
+  type StreamWorkerDefinition,
+  type StreamWorkerEvent,
+  type StreamWorkerOptions,
+} from './streams/stream-worker.ts';
+export { partitionOf, stableHash } from './streams/partition-hash.ts';
+export { streamWorkerMetrics } from './streams/stream-metrics.ts';
+export type { PublishedEvent, PublishEventOptions } from './streams/event-sender.ts';
+export { FencedError, UnknownEventTypeError } from './streams/errors.ts';
+export { groupStatus, resetGroup, type PartitionStatus, type ResetRow } from './streams/group-admin.ts';
+export { parseResetTarget, type ResetTarget } from './streams/reset-target.ts';
+export type { EventPlan, StreamPlan } from './streams/stream-plan.ts';

@@ -11,6 +11,8 @@ import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { JobClientClosedError } from './errors.ts';
 import { JobSender } from './sender.ts';
+import { EventSender, type PublishedEvent, type PublishEventOptions } from '../streams/event-sender.ts';
+import { buildEventTypes } from '../streams/event-types.ts';
 import type { EnqueuedJob, EnqueueManyOptions, EnqueueManyResult, EnqueueOptions, JobTypeMap, JobTypeName } from './types.ts';
 
 export interface JobClientOptions {
@@ -52,6 +54,13 @@ export interface JobClient<Jobs extends JobTypeMap = Record<string, unknown>> {
     payloads: ReadonlyArray<Jobs[T]>,
     options?: EnqueueManyOptions<Jobs[T]>,
   ): Promise<EnqueueManyResult>;
+  /** The event types of the topology (`events:`). */
+  readonly eventTypes: readonly string[];
+  /**
+   * Publishes an event to its stream's partition `stableHash(key) mod N`;
+   * resolves once the broker confirmed it stored (confirms + mandatory).
+   */
+  publishEvent(eventType: string, payload: unknown, options?: PublishEventOptions): Promise<PublishedEvent>;
   /** Refuses new jobs, waits for those awaiting their confirm, then closes the connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -81,6 +90,7 @@ export async function createJobClient<Jobs extends JobTypeMap = Record<string, u
       ? undefined
       : resolveHistory(options.history, { logger: options.logger ?? createLogger('warren-job-client'), registry: options.metricsRegistry });
   const sender = new JobSender(buildJobTypes(plan.jobs), publisher, { history: history?.handle.recorder });
+  const events = new EventSender(buildEventTypes(plan), publisher);
   const inFlight = new Set<Promise<unknown>>();
   let closing: Promise<void> | undefined;
 
@@ -97,6 +107,8 @@ export async function createJobClient<Jobs extends JobTypeMap = Record<string, u
     jobTypes: plan.jobs.map((job) => job.type),
     enqueue: (jobType, payload, enqueueOptions) =>
       track(() => sender.enqueue(jobType, payload, enqueueOptions) as Promise<EnqueuedJob<typeof jobType>>),
+    eventTypes: [...events.eventTypes.keys()],
+    publishEvent: (eventType, payload, publishOptions) => track(() => events.publish(eventType, payload, publishOptions)),
     enqueueMany: (jobType, payloads, enqueueOptions) =>
       track(() => sender.enqueueMany(jobType, payloads, enqueueOptions as EnqueueManyOptions<unknown> | undefined)),
     close: () => {

@@ -25,7 +25,10 @@ export interface DlqSession {
 export async function withDeadLetterQueue<T>(context: DlqContext, queue: string, run: (session: DlqSession) => Promise<T>): Promise<T> {
   assertDeadLetterQueue(queue, context.plan);
   const urls = urlsForVhost(context.plan, context.amqpUrls);
-  const queueTypes = new Map((context.plan?.queues ?? []).map((plan) => [plan.name, plan.type] as const));
+  // A DLQ is never a stream queue; stream partitions are left out of the lookup.
+  const queueTypes = new Map(
+    (context.plan?.queues ?? []).flatMap((plan) => (plan.type === 'stream' ? [] : [[plan.name, plan.type] as const])),
+  );
   const broker = await DlqBroker.open(urls, { queueTypes });
   try {
     return await run({ broker, openPublisher: () => ReplayPublisher.open(urls) });

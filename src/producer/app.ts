@@ -25,6 +25,11 @@ import { pageOf, pageQuery, parsePageQuery } from './pagination.ts';
 import { queueLag } from './queue-lag.ts';
 import { queueOwners } from './queue-owners.ts';
 import { consoleRoutes } from '../console/routes.ts';
+import { eventRoutes } from '../streams/event-routes.ts';
+import { streamRoutes } from '../streams/stream-routes.ts';
+import { loadConfig } from '../config.ts';
+import { EventSender } from '../streams/event-sender.ts';
+import { buildEventTypes } from '../streams/event-types.ts';
 
 export interface AppDeps {
   plan: TopologyPlan;
@@ -109,6 +114,11 @@ export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
   const admin = requireScope(deps.tokens, 'admin', deps.retryAfterSeconds);
 
   app.use(jobRoutes({ sender, bodyLimit: deps.bodyLimit, maxBatchItems: deps.maxBatchItems, guard: enqueue }));
+  const eventTypes = buildEventTypes(deps.plan);
+  if (eventTypes.size > 0) {
+    const events = new EventSender(eventTypes, timedPublisher(deps.publisher, deps.metrics));
+    app.use(eventRoutes({ sender: events, bodyLimit: deps.bodyLimit, guard: enqueue }));
+  }
   const jobEntries = [...deps.jobTypes.values()].map((jobType) => JSON.stringify(describeJobType(jobType)));
   const jobsQuery = pageQuery(PAGE_LIMITS.jobs);
   app.get('/v1/jobs', enqueue, (req, res) => {
@@ -128,6 +138,9 @@ export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
     const rows = items.map((queue) => ({ ...queue, consumer: owners.get(queue.name)?.consumer ?? null, kind: owners.get(queue.name)?.kind ?? null }));
     res.json({ vhost: deps.vhost, queues: rows, ...page });
   });
+  if ((deps.plan.streams ?? []).length > 0) {
+    app.use(streamRoutes({ plan: deps.plan, amqpUrls: deps.amqpUrls, databaseUrl: loadConfig().databaseUrl, guard: admin }));
+  }
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.
   app.use('/v1/dlq', admin, jsonBody({ limit: DLQ_BODY_LIMIT }), dlqRouter({ plan: deps.plan, amqpUrls: deps.amqpUrls, managementUrl: deps.managementUrl, history: deps.history?.recorder }));
@@ -145,7 +158,9 @@ export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  const openApi = JSON.stringify(buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS }));
+  const openApi = JSON.stringify(
+    buildOpenApiDocument(deps.jobTypes.values(), { maxBatchItems: deps.maxBatchItems, pageLimits: PAGE_LIMITS, eventTypes: eventTypes.values(), streams: (deps.plan.streams ?? []).length > 0 }),
+  );
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApi);
   });

@@ -5,6 +5,8 @@ import { SEARCH_MAX_LIMIT } from '../history/reader.ts';
 import { CONSUMER_STATES } from '../history/state.ts';
 import { SEARCH_DEFAULT_LIMIT } from './history-routes.ts';
 import type { JobType } from '../client/job-types.ts';
+import { registerEventTypes, registerStreamsRoute } from '../streams/event-openapi.ts';
+import type { EventType } from '../streams/event-types.ts';
 
 type Security = Record<string, string[]>[];
 
@@ -47,7 +49,13 @@ const ENQUEUE_ERRORS = {
  */
 export function buildOpenApiDocument(
   jobTypes: Iterable<JobType>,
-  options: { maxBatchItems: number; pageLimits: { jobs: { max: number }; queues: { max: number } } },
+  options: {
+    maxBatchItems: number;
+    pageLimits: { jobs: { max: number }; queues: { max: number } };
+    eventTypes?: Iterable<EventType>;
+    /** The topology has streams: document `GET /v1/streams`. */
+    streams?: boolean;
+  },
 ): Record<string, unknown> {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
@@ -55,6 +63,14 @@ export function buildOpenApiDocument(
   const types = [...jobTypes];
   for (const jobType of types) registerJobType(registry, jobType, security, options.maxBatchItems);
   registerHistoryRoutes(registry, security, types.map((jobType) => jobType.type));
+  registerEventTypes(registry, options.eventTypes ?? [], security, errorResponses({ ...ENQUEUE_ERRORS, 404: 'Unknown event type' }));
+  if (options.streams === true) {
+    registerStreamsRoute(
+      registry,
+      security,
+      errorResponses({ 401: 'Missing or unknown bearer token', 403: 'The token lacks the needed scope', 503: 'The broker or PostgreSQL is unreachable' }),
+    );
+  }
   registerReadRoutes(registry, security, options.pageLimits);
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -14,6 +14,7 @@ import type {
 } from './plan.ts';
 import type { TickRule } from '../schedules/rule.ts';
 import { queueArguments } from './queue-arguments.ts';
+import { streamObjects, type EventPlan, type StreamPlan } from '../streams/stream-plan.ts';
 import { delayLevelNames } from '../delay/levels.ts';
 import { delayObjects } from '../delay/topology.ts';
 import { consumerPriorities } from './priorities.ts';
@@ -77,6 +78,20 @@ export function compileTopology(file: TopologyFile): CompileResult {
     ...(spec.delays && { delays: { landingQueue: delayLevelNames.landing(type) } }),
     ...(spec.priority !== undefined && { priority: spec.priority }),
   }));
+  const streams = Object.entries(file.streams).map(([name, spec]): StreamPlan => {
+    const objects = streamObjects(name, spec);
+    builder.exchange(objects.exchange, own(['streams', name]));
+    for (const queue of objects.queues) builder.queue(queue, derivedFrom(['streams', name]));
+    for (const binding of objects.bindings) builder.bind(binding);
+    return objects.stream;
+  });
+  const events = Object.entries(file.events).map(([type, spec]): EventPlan => ({
+    type,
+    stream: spec.stream,
+    key: spec.key,
+    payloadSchema: spec.schema,
+    ...(spec.description !== undefined && { description: spec.description }),
+  }));
   const delays = delayObjects(
     jobs.filter((job) => job.delays !== undefined),
     file.delays ?? { queueType: 'quorum', leaderLocator: 'balanced' },
@@ -98,6 +113,8 @@ export function compileTopology(file: TopologyFile): CompileResult {
     jobs: sortBy(jobs, (j) => j.type),
     consumers: sortBy(consumers, (c) => c.name),
     ...(delays !== undefined && { delays: delays.plan }),
+    ...(streams.length > 0 && { streams: sortBy(streams, (s) => s.name) }),
+    ...(events.length > 0 && { events: sortBy(events, (e) => e.type) }),
     ...(schedules.length > 0 && { schedules: sortBy(schedules, (s) => s.name) }),
   };
   const issues = applyPriorities(plan, file);

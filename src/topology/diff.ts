@@ -1,4 +1,5 @@
 import type { LiveBinding, LiveTopology } from './inspect.ts';
+import { partitionCountConflicts } from '../streams/partition-diff.ts';
 import { bindingName, type Arguments, type BindingPlan, type ConsumerPlan, type TopologyPlan } from './plan.ts';
 
 /**
@@ -9,7 +10,7 @@ import { bindingName, type Arguments, type BindingPlan, type ConsumerPlan, type 
  */
 
 export type ChangeAction = 'create' | 'unchanged' | 'conflict';
-export type ChangeKind = 'exchange' | 'queue' | 'binding';
+export type ChangeKind = 'exchange' | 'queue' | 'binding' | 'stream';
 
 /** One differing property: `old` is on the broker, `new` is in the file. */
 export interface PropertyDiff {
@@ -57,9 +58,15 @@ export function diffTopology(plan: TopologyPlan, live: LiveTopology): TopologyDi
   for (const binding of plan.bindings) {
     changes.push(bindingChange(binding, live.bindings, hashExchanges.has(binding.source)));
   }
+  // A stream's partition count is fixed once created: a different count is a conflict, with the migration as a warning.
+  const partitionConflicts = partitionCountConflicts(plan.streams ?? [], live);
+  for (const conflict of partitionConflicts) {
+    changes.push({ action: 'conflict', kind: 'stream', name: conflict.stream, diff: { partitions: { old: conflict.live, new: conflict.wanted } } });
+  }
   return {
     changes,
     warnings: [
+      ...partitionConflicts.map((conflict) => conflict.migration),
       ...typeChangeWarnings(plan, queues),
       ...classicOnClusterWarnings(plan, live.nodeCount),
       ...plan.consumers.flatMap((consumer) => shardWarnings(consumer, live)),

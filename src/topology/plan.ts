@@ -1,3 +1,4 @@
+import type { EventPlan, StreamPlan } from '../streams/stream-plan.ts';
 import type { MissedPolicy, TickRule } from '../schedules/rule.ts';
 import type { ExchangeType } from './schema.ts';
 
@@ -21,7 +22,8 @@ export interface ExchangePlan {
 
 export interface QueuePlan {
   name: string;
-  type: 'classic' | 'quorum';
+  /** `stream`: a partition of a `streams:` entry (declared with `x-queue-type: stream`). */
+  type: 'classic' | 'quorum' | 'stream';
   durable: boolean;
   autoDelete: boolean;
   /** As declared, including `x-queue-type` for quorum queues. */
@@ -108,6 +110,10 @@ export interface TopologyPlan {
   bindings: BindingPlan[];
   jobs: JobPlan[];
   consumers: ConsumerPlan[];
+  /** Partitioned logs; their queues, exchanges and bindings are in the lists above too. Absent = none. */
+  streams?: StreamPlan[];
+  /** Event types published to streams. Absent = none. */
+  events?: EventPlan[];
   delays?: DelaysPlan;
   /** Recurring jobs; absent when the file has none. */
   schedules?: SchedulePlan[];

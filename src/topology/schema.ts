@@ -284,6 +284,30 @@ export const ConsumerSpec = z.strictObject({
   description: z.string().optional(),
 });
 
+/** A partitioned log: N stream queues behind a direct exchange (src/streams). */
+export const StreamSpec = z.strictObject({
+  partitions: z.number().int().min(1).max(1_000),
+  retention: z
+    .strictObject({
+      /** `x-max-age`, whole seconds (RabbitMQ has no smaller unit). */
+      maxAge: Duration.refine((ms) => ms >= 1_000 && ms % 1_000 === 0, 'a stream maxAge is a whole number of seconds (at least 1s)').optional(),
+      /** `x-max-length-bytes`, per partition. */
+      maxLengthBytes: z.number().int().positive().optional(),
+    })
+    .prefault({}),
+  /** `x-stream-max-segment-size-bytes`: retention removes whole segments. */
+  segmentSizeBytes: z.number().int().positive().max(3_000_000_000).optional(),
+  description: z.string().optional(),
+});
+
+/** An event type: published to a stream's partition picked by the key field. */
+export const EventSpec = z.strictObject({
+  stream: Name,
+  /** Dot path of the payload field whose value is the partition key (e.g. `orderId`). */
+  key: z.string().min(1),
+  schema: JsonSchemaObject.default({ type: 'object' }),
+  description: z.string().optional(),
+});
 /** What a scheduler does with ticks it finds more than `grace` late (all replicas were down, or the database was). */
 export const MissedPolicy = z.enum(['skip', 'catch-up']);
 
@@ -338,6 +362,8 @@ export const TopologyFile = z
     queues: z.record(Name, QueueSpec).default({}),
     jobs: z.record(Name, JobSpec).default({}),
     consumers: z.record(Name, ConsumerSpec).default({}),
+    streams: z.record(Name, StreamSpec).default({}),
+    events: z.record(Name, EventSpec).default({}),
     delays: DelaysSpec.optional(),
     schedules: z.record(ScheduleName, ScheduleSpec).default({}),
   })
@@ -404,6 +430,10 @@ function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
     if (file.exchanges[job.exchange]?.internal) {
       refuse(['jobs', name, 'exchange'], `exchange "${job.exchange}" is internal: RabbitMQ refuses every publish to it`);
     }
+  }
+  for (const [name, event] of Object.entries(file.events)) {
+    if (file.streams[event.stream] === undefined) refuse(['events', name, 'stream'], `unknown stream "${event.stream}" (declare it under streams)`);
+    if (file.jobs[name] !== undefined) refuse(['events', name], `"${name}" is both a job type and an event type`);
   }
   for (const [name, schedule] of Object.entries(file.schedules)) {
     if (file.jobs[schedule.job] === undefined) refuse(['schedules', name, 'job'], `unknown job type "${schedule.job}" (declare it under jobs)`);

@@ -408,7 +408,11 @@ function report(checks: readonly Check[], summary: Record<string, number>, timin
   process.stdout.write(`${lines.join('\n')}\n\nCHAOS SUMMARY ${JSON.stringify(json)}\n`);
 }
 
-main().then(
+// `--streams`: the partitioned-log scenario instead (test/chaos/streams.ts).
+const entry = process.argv.includes('--streams')
+  ? import('./streams.ts').then(({ streamsChaosMain }) => streamsChaosMain(process.argv.slice(2)))
+  : main();
+entry.then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`chaos run failed: ${redactText(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
