@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type pg from 'pg';
+import type { IdempotencyTransaction } from '../idempotency/store.ts';
 import type { Registry } from 'prom-client';
 import { streamWorkerMetrics } from './stream-metrics.ts';
 import { backoffDelay } from '../broker/backoff.ts';
@@ -56,7 +56,7 @@ export interface BatchContext {
    * 'after-batch'`: a plain connection, each statement commits on its own;
    * the offset commits after the handler returns (at-least-once).
    */
-  tx: pg.PoolClient;
+  tx: IdempotencyTransaction;
   stream: string;
   group: string;
   partition: number;

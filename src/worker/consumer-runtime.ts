@@ -68,6 +68,8 @@ export class ConsumerRuntime {
   private readonly pipeline: (ctx: JobState) => Promise<void>;
   private readonly channel: ConsumerChannel;
   private readonly ordered: boolean;
+  /** This consumer's per-delivery counters, labelled once (prom-client hashes the labels on every call otherwise). */
+  private readonly counters: { received: { inc(): void }; inFlight: { inc(): void; dec(): void } };
   private batchHandler: BatchHandler | undefined;
 
   constructor(private readonly deps: ConsumerRuntimeDeps) {
@@ -77,6 +79,7 @@ export class ConsumerRuntime {
     this.ordered = deps.plan.shards !== undefined;
     this.pipeline = composeSteps(this.steps());
     const consumer = deps.plan.name;
+    this.counters = { received: deps.metrics.received.labels({ consumer }), inFlight: deps.metrics.inFlight.labels({ consumer }) };
     for (const queue of deps.plan.queues) deps.metrics.subscribed.set({ consumer, queue }, 0);
     this.channel = new ConsumerChannel(
       deps.connection,
@@ -185,8 +188,8 @@ export class ConsumerRuntime {
     const started = performance.now();
     const ctx = this.jobState(delivery);
     if (this.deps.history !== undefined) ctx.attemptStartedAt = Date.now();
-    this.deps.metrics.received.inc({ consumer: this.name });
-    this.deps.metrics.inFlight.inc({ consumer: this.name });
+    this.counters.received.inc();
+    this.counters.inFlight.inc();
     const run = () => this.semaphore.run(() => this.pipeline(ctx));
     const key = this.ordered ? ctx.orderingKey : undefined;
     const job = (key !== undefined ? this.serializer.run(key, run) : run())
@@ -196,7 +199,7 @@ export class ConsumerRuntime {
       })
       .finally(() => {
         this.inFlight.delete(job);
-        this.deps.metrics.inFlight.dec({ consumer: this.name });
+        this.counters.inFlight.dec();
         this.finish(ctx, started);
       });
     this.inFlight.add(job);

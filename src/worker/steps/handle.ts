@@ -61,7 +61,10 @@ function jobContext(ctx: JobState, signal: () => AbortSignal): JobContext {
     orderingKey: ctx.orderingKey,
     jobType: ctx.delivery.properties.type,
     headers: ctx.headers,
-    logger: ctx.logger,
+    // Read on demand: the job's child logger (its bindings serialised by pino) is made only for a handler that logs.
+    get logger() {
+      return ctx.logger;
+    },
     get signal() {
       return signal();
     },
