@@ -59,7 +59,19 @@ describe('consistent-hash mapping across a broker restart', () => {
     }
   }
 
-  it('maps every key to the same shard before and after stop_app / start_app', async () => {
+  /** Until the hash exchange has its four shard bindings again (rabbitmqctl reads the live routing table). */
+  async function untilShardBindings(): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const listed = await node.ctl('list_bindings', '-q', '--no-table-headers', 'source_name', 'destination_name');
+      const bound = listed.split('\n').filter((line) => line.trim().split(/\s+/)[0] === 'payments.shard').length;
+      if (bound === SHARDS.length) return;
+      if (Date.now() > deadline) throw new Error(`payments.shard has ${bound} of ${SHARDS.length} bindings after the restart`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  it('maps every key to the same shard before and after stop_app / start_app, once the shards are bound again', async () => {
     const parsed = parseTopology(readFileSync('topology/orders.yaml', 'utf8'), 'orders.yaml');
     if (!parsed.ok) throw new Error('orders.yaml must be valid');
     await applyTopology(parsed.value.plan, { amqpUrls: [node.amqpUrl], managementUrl: node.managementUrl });
@@ -68,10 +80,16 @@ describe('consistent-hash mapping across a broker restart', () => {
     await node.ctl('stop_app');
     await node.ctl('start_app');
     await node.ctl('await_startup');
+    // The shard queues are quorum queues, recovered one by one after start_app, and the hash
+    // exchange routes over the bindings recovered so far: a key published before all four are
+    // back lands on another shard (seen here once: 365 of 500 keys moved, one shard bound). The
+    // README says so; what is compared here is the mapping once the broker has recovered.
+    await untilShardBindings();
     const after = await shardOfEachKey();
 
     expect(before.size).toBe(KEYS.length);
     expect(new Set(before.values()).size).toBe(SHARDS.length);
+    expect(new Set(after.values()).size).toBe(SHARDS.length);
     const moved = KEYS.filter((key) => before.get(key) !== after.get(key));
     expect(moved).toEqual([]);
   });
