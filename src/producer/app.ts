@@ -1,7 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { BrokerConnection } from '../broker/connection.ts';
 import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
@@ -11,7 +10,7 @@ import { dlqRouter } from '../dlq/http.ts';
 import type { Logger } from '../log.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { requireScope, type parseApiTokens } from './auth.ts';
-import { ApiError, describeUnexpected, errorHandler, managementApiError, scrubServerErrors, sendApiError } from './http-errors.ts';
+import { ApiError, describeUnexpected, errorHandler, managementApiError, refusal, requestIdOf, scrubServerErrors, sendApiError } from './http-errors.ts';
 import { enqueueFastPath } from './enqueue-fast-path.ts';
 import { JobSender } from '../client/sender.ts';
 import { jobRoutes, timedPublisher } from './job-routes.ts';
@@ -224,20 +223,17 @@ const LOOPBACK_HOST_HEADER = /^(?:localhost|[\w-]+\.localhost|127\.\d+\.\d+\.\d+
  */
 const loopbackHostOnly: RequestHandler = (req, _res, next) => {
   if (!LOOPBACK_HOST_HEADER.test(req.headers.host ?? '')) {
-    throw new ApiError(403, 'HOST_NOT_ALLOWED', 'an --insecure server on loopback answers only requests to localhost or 127.0.0.1');
+    throw refusal.hostNotAllowed();
   }
   next();
 };
-
-const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
 /** pino-http with the smallest useful request and response records (no headers: they carry tokens). */
 function requestLogger(logger: Logger): RequestHandler {
   return pinoHttp({
     logger,
     genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      const id = requestIdOf(req.headers['x-request-id']);
       res.setHeader('X-Request-Id', id);
       return id;
     },

@@ -1,5 +1,3 @@
-import { isUtf8 } from 'node:buffer';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context } from '@opentelemetry/api';
 import parseBytes from 'bytes';
@@ -8,9 +6,9 @@ import type { Logger } from '../log.ts';
 import { httpHeaderGetter } from '../tracing/carrier.ts';
 import { continueFrom } from '../tracing/spans.ts';
 import { authorizationError, callerOf, CHALLENGE, type parseApiTokens } from './auth.ts';
-import { ApiError, describeUnexpected, errorBody, scrubbedForServerError } from './http-errors.ts';
+import { ApiError, describeUnexpected, errorBody, refusal, requestIdOf, scrubbedForServerError } from './http-errors.ts';
 import { batchResults, checkBatch, enqueueApiError, enqueueOptionsOf } from './job-routes.ts';
-import { isJsonContentType, jsonDepthExceeds, MAX_JSON_DEPTH } from './json-body.ts';
+import { checkJsonBytes, isJsonContentType } from './json-body.ts';
 import type { ProducerMetrics } from './metrics.ts';
 
 /**
@@ -51,7 +49,6 @@ export type RequestTaker = (req: IncomingMessage, res: ServerResponse) => boolea
 const PREFIX = '/v1/jobs/';
 const BATCH = '/batch';
 const ROUTE = { one: '/v1/jobs/:jobType', batch: '/v1/jobs/:jobType/batch' } as const;
-const REQUEST_ID = /^[\w.:-]{1,100}$/;
 const JSON_CONTENT = 'application/json; charset=utf-8';
 /** What body-parser's strict JSON mode accepts first: an object or an array. */
 const STRICT_START = /^[\x20\x09\x0a\x0d]*[{[]/;
@@ -87,8 +84,7 @@ export function enqueueFastPath(options: EnqueueFastPathOptions): RequestTaker {
     if (jobTypeName === undefined) return false;
 
     const started = performance.now();
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(req.headers['x-request-id']);
     for (const [name, value] of securityHeaders) res.setHeader(name, value);
     res.setHeader('X-Request-Id', requestId);
 
@@ -116,11 +112,11 @@ export function enqueueFastPath(options: EnqueueFastPathOptions): RequestTaker {
     // The order of the express stack: Host rule, content rule, auth, job type, then the body.
     // A request answered before its body was read has it discarded by node once the answer is sent.
     if (options.hostAllowed !== undefined && !options.hostAllowed(req.headers.host)) {
-      refuse(new ApiError(403, 'HOST_NOT_ALLOWED', 'an --insecure server on loopback answers only requests to localhost or 127.0.0.1'));
+      refuse(refusal.hostNotAllowed());
       return true;
     }
     if (!isJsonContentType(req.headers['content-type'])) {
-      refuse(new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be JSON: content-type application/json (or +json), charset utf-8'));
+      refuse(refusal.unsupportedMediaType());
       return true;
     }
     const unauthorized = authorizationError(options.tokens, 'enqueue', req.headers.authorization);
@@ -136,7 +132,7 @@ export function enqueueFastPath(options: EnqueueFastPathOptions): RequestTaker {
     }
     const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     if (declared !== undefined && declared > limit) {
-      refuse(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'the request body exceeds the size limit'));
+      refuse(refusal.payloadTooLarge());
       return true;
     }
 
@@ -194,7 +190,7 @@ function readBody(req: IncomingMessage, limit: number, done: (error: ApiError | 
     if (settled) return;
     length += chunk.length;
     if (length > limit) {
-      finish(new ApiError(413, 'PAYLOAD_TOO_LARGE', 'the request body exceeds the size limit'));
+      finish(refusal.payloadTooLarge());
       return;
     }
     chunks.push(chunk);
@@ -211,17 +207,14 @@ function readBody(req: IncomingMessage, limit: number, done: (error: ApiError | 
  */
 export function parseBody(bytes: Buffer): unknown {
   if (bytes.length === 0) return {};
-  if (!isUtf8(bytes)) throw new ApiError(400, 'INVALID_UTF8', 'the request body is not valid UTF-8');
-  if (jsonDepthExceeds(bytes, MAX_JSON_DEPTH)) {
-    throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`, { maxDepth: MAX_JSON_DEPTH });
-  }
+  checkJsonBytes(bytes);
   const start = bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2] ? 3 : 0;
   const text = bytes.toString('utf8', start);
-  if (!STRICT_START.test(text)) throw new ApiError(400, 'BAD_JSON', 'the request body is not valid JSON');
+  if (!STRICT_START.test(text)) throw refusal.badJson();
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'BAD_JSON', 'the request body is not valid JSON');
+    throw refusal.badJson();
   }
 }
 

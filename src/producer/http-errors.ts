@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { randomUUID } from 'node:crypto';
 import { redactText } from '../broker/urls.ts';
 import { BrokerUnavailableError, PublishRejectedError, UnroutableError, WarrenError } from '../errors.ts';
 
@@ -101,13 +102,31 @@ export const scrubServerErrors: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/**
+ * The refusals both request paths give (the enqueue fast path and the
+ * express stack): made in one place so the two cannot drift apart.
+ */
+export const refusal = {
+  unsupportedMediaType: () => new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be JSON: content-type application/json (or +json), charset utf-8'),
+  payloadTooLarge: () => new ApiError(413, 'PAYLOAD_TOO_LARGE', 'the request body exceeds the size limit'),
+  badJson: () => new ApiError(400, 'BAD_JSON', 'the request body is not valid JSON'),
+  hostNotAllowed: () => new ApiError(403, 'HOST_NOT_ALLOWED', 'an --insecure server on loopback answers only requests to localhost or 127.0.0.1'),
+} as const;
+
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+/** The request's id: the client's `X-Request-Id` when it is short and plain, else a new UUID. */
+export function requestIdOf(given: string | string[] | undefined): string {
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 /** body-parser's failures, by their `type`, in our shape. */
 function fromBodyParser(error: { type?: unknown; status?: unknown; message?: unknown }): ApiError | undefined {
   switch (error.type) {
     case 'entity.too.large':
-      return new ApiError(413, 'PAYLOAD_TOO_LARGE', 'the request body exceeds the size limit');
+      return refusal.payloadTooLarge();
     case 'entity.parse.failed':
-      return new ApiError(400, 'BAD_JSON', 'the request body is not valid JSON');
+      return refusal.badJson();
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported charset or content encoding');

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type RequestHandler } from 'express';
-import { ApiError } from './http-errors.ts';
+import { ApiError, refusal } from './http-errors.ts';
 
 /**
  * The one content rule of the producer, for every route (the DLQ routes
@@ -34,7 +34,7 @@ export const requireJsonContent: RequestHandler = (req, _res, next) => {
     return;
   }
   if (!isJsonContentType(req.headers['content-type'])) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the request body must be JSON: content-type application/json (or +json), charset utf-8');
+    throw refusal.unsupportedMediaType();
   }
   next();
 };
@@ -58,13 +58,16 @@ export function jsonBody(options: { limit: string; maxDepth?: number }): Request
   return express.json({
     limit: options.limit,
     type: (req) => isJsonContentType(req.headers['content-type']),
-    verify: (_req, _res, buffer) => {
-      if (!isUtf8(buffer)) throw new ApiError(400, 'INVALID_UTF8', 'the request body is not valid UTF-8');
-      if (jsonDepthExceeds(buffer, maxDepth)) {
-        throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${maxDepth} levels`, { maxDepth });
-      }
-    },
+    verify: (_req, _res, buffer) => checkJsonBytes(buffer, maxDepth),
   });
+}
+
+/** The bounds on a body's raw bytes, checked before parsing: valid UTF-8, at most `maxDepth` levels deep. Throws the 400. */
+export function checkJsonBytes(bytes: Uint8Array, maxDepth: number = MAX_JSON_DEPTH): void {
+  if (!isUtf8(bytes)) throw new ApiError(400, 'INVALID_UTF8', 'the request body is not valid UTF-8');
+  if (jsonDepthExceeds(bytes, maxDepth)) {
+    throw new ApiError(400, 'JSON_TOO_DEEP', `the request body nests deeper than ${maxDepth} levels`, { maxDepth });
+  }
 }
 
 const QUOTE = 0x22;
