@@ -26,7 +26,6 @@ import { queueOwners } from './queue-owners.ts';
 import { consoleRoutes } from '../console/routes.ts';
 import { eventRoutes } from '../streams/event-routes.ts';
 import { streamRoutes } from '../streams/stream-routes.ts';
-import { loadConfig } from '../config.ts';
 import { EventSender } from '../streams/event-sender.ts';
 import { buildEventTypes } from '../streams/event-types.ts';
 
@@ -49,6 +48,8 @@ export interface AppDeps {
   insecure: boolean;
   /** The address the server binds. */
   host: string;
+  /** Where stream consumer groups keep offsets (`DATABASE_URL`), for `/v1/streams`. */
+  databaseUrl?: string | undefined;
   /** The job history, when on: accepted jobs are recorded, the history routes answer, DLQ replays and purges are recorded. */
   history?: JobHistoryHandle | undefined;
 }
@@ -138,7 +139,7 @@ export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
     res.json({ vhost: deps.vhost, queues: rows, ...page });
   });
   if ((deps.plan.streams ?? []).length > 0) {
-    app.use(streamRoutes({ plan: deps.plan, amqpUrls: deps.amqpUrls, databaseUrl: loadConfig().databaseUrl, guard: admin }));
+    app.use(streamRoutes({ plan: deps.plan, amqpUrls: deps.amqpUrls, databaseUrl: deps.databaseUrl, guard: admin }));
   }
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.

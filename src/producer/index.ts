@@ -82,6 +82,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     retryAfterSeconds: input.retryAfterSeconds ?? PRODUCER_DEFAULTS.retryAfterSeconds,
     insecure,
     host,
+    databaseUrl: config.databaseUrl,
     history: history?.handle,
   });
   let server: Server;
