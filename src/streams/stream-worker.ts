@@ -422,7 +422,7 @@ class PartitionRunner {
     const { definition, store, key } = this.member;
     const last = batch[batch.length - 1];
     if (last === undefined) return;
-    const client = await store.pool.connect();
+    const { client, release } = await store.checkout();
     try {
       if (handle && definition.commit === 'after-batch') {
         const records = this.recordsToApply(batch);
@@ -454,7 +454,7 @@ class PartitionRunner {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      release();
     }
     this.committed = last.offset;
     this.subscription?.ackUpTo(last);
