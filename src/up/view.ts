@@ -64,7 +64,7 @@ const STREAM_COLUMNS = ['STREAM', 'GROUP', 'LAG', 'WORST', 'PER PARTITION'] as c
 /** The stream groups' lag under the consumers: total, worst partition, and each partition as `p:lag`. */
 export function renderStreamTable(streams: StreamLagReading): string[] {
   if (!streams.ok) return [`streams: lag unknown — ${streams.reason}`];
-  if (streams.groups.length === 0) return ['streams: no consumer group has committed yet'];
+  if (streams.groups.length === 0) return ['streams: no group lag (no group has committed yet, or the producer has no DATABASE_URL)'];
   const cells = streams.groups.map((group) => [
     group.stream,
     group.group,

@@ -44,7 +44,7 @@ describe('stream lag in warren up', () => {
     expect(audit).toMatch(/^ticks\s+audit\s+0\s+p0: 0\s+0:0$/);
     expect(billing).toMatch(/^ticks\s+billing\s+42\s+p1: 40\s+0:2 1:40$/);
     expect(renderStreamTable({ ok: false, reason: 'no producer' })).toEqual(['streams: lag unknown — no producer']);
-    expect(renderStreamTable({ ok: true, groups: [] })).toEqual(['streams: no consumer group has committed yet']);
+    expect(renderStreamTable({ ok: true, groups: [] })).toEqual(['streams: no group lag (no group has committed yet, or the producer has no DATABASE_URL)']);
   });
 
   it('puts the reading in the JSON line only when the topology has streams', () => {
