@@ -234,13 +234,14 @@ export class GroupStore {
   }
 
   /** Live members of a group, with their last heartbeat. */
-  async liveMembers(key: GroupKey): Promise<Array<{ member: string; heartbeatAt: Date }>> {
+  async liveMembers(key: GroupKey): Promise<Array<{ member: string; heartbeatAt: Date; heartbeatAgeMs: number }>> {
     await this.ready();
-    const result = await this.pool.query<{ member: string; heartbeat_at: Date }>(
-      `SELECT member, heartbeat_at FROM ${this.members} WHERE stream = $1 AND grp = $2 ORDER BY member`,
+    // The age by the database's clock, the one heartbeats and expiry use.
+    const result = await this.pool.query<{ member: string; heartbeat_at: Date; age_ms: string }>(
+      `SELECT member, heartbeat_at, extract(epoch FROM now() - heartbeat_at) * 1000 AS age_ms FROM ${this.members} WHERE stream = $1 AND grp = $2 ORDER BY member`,
       [key.stream, key.group],
     );
-    return result.rows.map((row) => ({ member: row.member, heartbeatAt: row.heartbeat_at }));
+    return result.rows.map((row) => ({ member: row.member, heartbeatAt: row.heartbeat_at, heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))) }));
   }
 
   /**
