@@ -14,6 +14,8 @@ const Env = z.object({
     .refine((value) => parseManagementUrls(value).every((url) => URL.canParse(url)), 'not a URL or a comma-separated list of URLs'),
   REDIS_URL: z.string().optional(),
   DATABASE_URL: z.string().optional(),
+  // Table prefix (or `schema.`) of the stream consumer groups' tables, as the members' `tablePrefix`.
+  WARREN_STREAM_TABLE_PREFIX: z.string().min(1).optional(),
   WARREN_API_TOKENS: z.string().optional(),
   WARREN_BODY_LIMIT: z.string().default('1mb'),
   WARREN_INSECURE: z.enum(['', '0', '1', 'true', 'false']).default(''),
@@ -30,6 +32,8 @@ export interface WarrenConfig {
   managementUrls: string[];
   redisUrl: string | undefined;
   databaseUrl: string | undefined;
+  /** `WARREN_STREAM_TABLE_PREFIX`: where `/v1/streams`, the stream metrics, `stream` and `doctor` find the groups' tables. */
+  streamTablePrefix: string | undefined;
   apiTokens: string | undefined;
   bodyLimit: string;
   /** `WARREN_INSECURE=1`: the producer may run without tokens (every route open). */
@@ -52,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WarrenConfig {
     managementUrls: parseManagementUrls(e.RABBITMQ_MANAGEMENT_URL),
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
+    streamTablePrefix: e.WARREN_STREAM_TABLE_PREFIX,
     apiTokens: e.WARREN_API_TOKENS,
     bodyLimit: e.WARREN_BODY_LIMIT,
     insecure: e.WARREN_INSECURE === '1' || e.WARREN_INSECURE === 'true',

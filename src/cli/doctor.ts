@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { managementUrlFor } from '../broker/find-broker.ts';
 import { parseAmqpUrls, redactUrl } from '../broker/urls.ts';
 import { runChecks } from '../doctor/checks.ts';
@@ -38,7 +38,7 @@ export function registerDoctorCommand(program: Command): void {
     .option('--worker-timeout <duration>', 'a worker timeoutMs to compare with consumer_timeout (repeatable; the longest counts)', collect, [])
     .option('--worker <module>', 'read timeoutMs from a worker module or consumer name (repeatable)', collect, [])
     .option('--stream-lag-warn <records>', 'warn when a stream consumer group lags more records than this on one partition', String(STREAM_CHECK_DEFAULTS.lagWarnRecords))
-    .option('--stream-table-prefix <prefix>', "table prefix of the stream consumer groups' tables (as the workers' tablePrefix)")
+    .addOption(new Option('--stream-table-prefix <prefix>', "table prefix of the stream consumer groups' tables (as the workers' tablePrefix)").env('WARREN_STREAM_TABLE_PREFIX'))
     .option('--json', 'machine-readable output')
     .action(async (flags: DoctorFlags) => {
       const workerTimeout = await longestWorkerTimeout(flags.workerTimeout, flags.worker).catch((error: unknown) => {

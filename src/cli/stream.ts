@@ -49,7 +49,7 @@ function common(command: Command): Command {
     .addOption(new Option('--topology <file>', 'topology file').env('WARREN_TOPOLOGY').makeOptionMandatory())
     .option('--stream <name>', 'the stream (default: the topology\'s only one)')
     .requiredOption('--group <name>', 'consumer group')
-    .option('--table-prefix <prefix>', 'prefix of the group tables in PostgreSQL', 'warren_')
+    .addOption(new Option('--table-prefix <prefix>', 'prefix of the group tables in PostgreSQL').env('WARREN_STREAM_TABLE_PREFIX').default('warren_'))
     .option('--json', 'machine-readable output');
 }
 

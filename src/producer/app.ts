@@ -22,7 +22,7 @@ import type { ProducerMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { pageOf, pageQuery, parsePageQuery } from './pagination.ts';
 import { queueLag } from './queue-lag.ts';
-import { queueOwners } from './queue-owners.ts';
+import { groupDeadLetterOwner, queueOwners } from './queue-owners.ts';
 import { consoleRoutes } from '../console/routes.ts';
 import { eventRoutes } from '../streams/event-routes.ts';
 import { streamRoutes } from '../streams/stream-routes.ts';
@@ -137,7 +137,10 @@ export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
       throw managementApiError(error);
     });
     const { items, ...page } = pageOf(queues, query);
-    const rows = items.map((queue) => ({ ...queue, consumer: owners.get(queue.name)?.consumer ?? null, kind: owners.get(queue.name)?.kind ?? null }));
+    const rows = items.map((queue) => {
+      const owner = owners.get(queue.name) ?? groupDeadLetterOwner(deps.plan, queue.name);
+      return { ...queue, consumer: owner?.consumer ?? null, kind: owner?.kind ?? null };
+    });
     res.json({ vhost: deps.vhost, queues: rows, ...page });
   });
   if ((deps.plan.streams ?? []).length > 0) {

@@ -64,7 +64,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   const publisher = new ConfirmPublisher(connection, input.publisher);
   const management = new ManagementClient(managementUrl);
   const vhost = targetVhost(plan, amqpUrls);
-  const streamTablePrefix = input.streamTablePrefix;
+  const streamTablePrefix = input.streamTablePrefix ?? config.streamTablePrefix;
   const streamContext = { plan, amqpUrls, databaseUrl: config.databaseUrl, ...(streamTablePrefix !== undefined && { tablePrefix: streamTablePrefix }) };
   const streamLag = (plan.streams ?? []).length > 0 ? { read: () => streamsOverview(streamContext) } : undefined;
   const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) }, streamLag);

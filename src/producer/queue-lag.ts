@@ -1,4 +1,5 @@
 import { encodeVhost, type ManagementClient } from '../broker/management.ts';
+import { groupDeadLetterQueueOf } from '../streams/group-dlq.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 
 /** One queue of the topology as `GET /v1/queues` shows it: the consumer lag view. */
@@ -41,7 +42,10 @@ const COLUMNS = 'name,messages_ready,messages_unacknowledged,consumers,message_s
 export async function queueLag(management: ManagementClient, plan: TopologyPlan, vhost: string): Promise<QueueLag[]> {
   const live = (await management.get<ManagementQueue[]>(`/queues/${encodeVhost(vhost)}?columns=${COLUMNS}`)) ?? [];
   const byName = new Map(live.map((queue) => [queue.name, queue]));
-  return plan.queues.map((queue) => toLag(queue.name, byName.get(queue.name)));
+  const planned = new Set(plan.queues.map((queue) => queue.name));
+  // Consumer groups declare their DLQs themselves: listed once they exist, so the console can show and replay them.
+  const groupDlqs = live.filter((queue) => !planned.has(queue.name) && groupDeadLetterQueueOf(plan.streams, queue.name)?.kind === 'group');
+  return [...plan.queues.map((queue) => toLag(queue.name, byName.get(queue.name))), ...groupDlqs.map((queue) => toLag(queue.name, queue))];
 }
 
 /** Pure: a management API queue (or its absence) → the lag row. */

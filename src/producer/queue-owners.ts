@@ -1,3 +1,4 @@
+import { groupDeadLetterQueueOf } from '../streams/group-dlq.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 
 /** What a queue is to the consumer that owns it (the kinds the lag metrics use), or `delay`: a queue of the delayed-jobs levels. */
@@ -27,4 +28,14 @@ export function queueOwners(plan: Pick<TopologyPlan, 'consumers' | 'queues'>): M
     owners.set(consumer.deadLetter.queue, { consumer: consumer.name, kind: 'dead-letter' });
   }
   return owners;
+}
+
+/**
+ * Pure: a consumer group's DLQ (`<stream>.<group>.dlq`, declared by the
+ * group's members, not by the plan) as a dead-letter queue owned by
+ * `<stream>.<group>` — the name DLQ history gives it too — or `undefined`.
+ */
+export function groupDeadLetterOwner(plan: Pick<TopologyPlan, 'streams'>, queue: string): QueueOwner | undefined {
+  const found = groupDeadLetterQueueOf(plan.streams, queue);
+  return found?.kind === 'group' ? { consumer: `${found.stream.name}.${found.group}`, kind: 'dead-letter' } : undefined;
 }

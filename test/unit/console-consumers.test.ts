@@ -56,6 +56,11 @@ describe('console: consumer summaries', () => {
     ]);
   });
 
+  it("shows a consumer group's DLQ as the group's row, with nothing to subscribe to", () => {
+    const summaries = summarize([row('order-log.billing.dlq', 'order-log.billing', 'dead-letter', { messagesReady: 2 })]);
+    expect(summaries.map((s) => [s.name, s.subscribed, s.workQueues, s.dlq, s.dlqDepth])).toEqual([['order-log.billing', true, 0, 'order-log.billing.dlq', 2]]);
+  });
+
   it('flags a missing queue, a growing DLQ and growing lag, not a falling one', () => {
     const history = new History(10 * 60_000);
     const at = (lag: number, dlq: number) => summarize([row('c', 'c', 'work', { messagesReady: lag, consumers: 1 }), row('c.dlq', 'c', 'dead-letter', { messagesReady: dlq })]);

@@ -68,7 +68,8 @@ export function summarize(rows: readonly QueueRow[]): ConsumerSummary[] {
     return {
       name,
       delays,
-      subscribed: delays || (work.length > 0 && work.every((row) => row.exists && row.consumers > 0)),
+      // A consumer group's DLQ comes alone (the group reads a stream, not a work queue): nothing there to subscribe to.
+      subscribed: delays || work.length === 0 || work.every((row) => row.exists && row.consumers > 0),
       consumers: work.reduce((sum, row) => sum + row.consumers, 0),
       workQueues: work.length,
       lag: work.reduce((sum, row) => sum + row.messagesReady + row.messagesUnacked, 0),
