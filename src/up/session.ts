@@ -119,7 +119,8 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
       logger: pino({ name: 'warren-producer', level: logLevel }, pino.destination({ dest: join(logDir, 'producer.log'), sync: false })),
     });
     cleanups.push(() => producer.close());
-    options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues, /openapi.json)`);
+    const events = (plan.events ?? []).length > 0 ? ', POST /v1/events/{eventType}, GET /v1/streams' : '';
+    options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues${events}, /openapi.json)`);
     options.say(`console: ${producer.url}/console  (sign in with the admin token)`);
     if (token !== undefined) options.say(`admin token for this run: ${token}  (Authorization: Bearer ${token})`);
     if (producer.insecure) options.say(`!! producer INSECURE: no API tokens, every route (DLQ replay included) is open to whoever reaches ${producer.url}`);
