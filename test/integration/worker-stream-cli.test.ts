@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobClient } from '../../src/client/index.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
@@ -95,6 +98,48 @@ describe('warren worker with stream group modules', () => {
       for (const row of committed.rows) {
         expect(row.committed_offset === null ? null : Number(row.committed_offset), `${group} p${row.partition}`).toBe(lastOf.get(row.partition) ?? null);
       }
+    }
+  }, 90_000);
+
+  it('runs a job worker and a stream group in one process: one /metrics with both, healthy, exit 0 on SIGTERM', async () => {
+    // orders.yaml's jobs and consumers plus orders-stream.yaml's stream (event types renamed: a name is a job type or an event type).
+    const jobs = parse(readFileSync('topology/orders.yaml', 'utf8')) as Record<string, unknown>;
+    const log = parse(readFileSync('topology/orders-stream.yaml', 'utf8')) as { streams: unknown; events: Record<string, unknown> };
+    const events = Object.fromEntries(Object.entries(log.events).map(([name, event]) => [`log.${name}`, event]));
+    const dir = mkdtempSync(join(tmpdir(), 'warren-mixed-'));
+    const topology = join(dir, 'mixed.yaml');
+    writeFileSync(topology, stringify({ ...jobs, streams: log.streams, events }));
+    const mixed = await createTestVhost('worker-stream-mixed');
+    const mixedPlan = planOf(readFileSync(topology, 'utf8'));
+    await declarePlanAt(mixed.url, mixedPlan);
+    const port = await freePort();
+    const run = warren(['inventory', 'order-log.notifications', '--topology', topology, '--metrics-port', String(port), '--table-prefix', tables.prefix], {
+      AMQP_URL: mixed.url,
+      DATABASE_URL: databaseUrl(),
+    });
+    try {
+      await until('/healthz', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200, 30_000);
+      const client = await createJobClient({ topology: mixedPlan, amqpUrls: [mixed.url] });
+      await client.enqueue('order.created', order(`${orderPrefix}-job`));
+      for (let i = 0; i < 3; i++) await client.publishEvent('log.order.created', order(`${orderPrefix}-m${i}`), { idempotencyKey: `${orderPrefix}-m${i}.created` });
+      await client.close();
+      const metrics = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split('\n');
+      const committed = (lines: string[]) =>
+        lines.filter((l) => l.startsWith('warren_stream_records_committed_total{stream="order-log",group="notifications"')).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+      await until('the job and the 3 events', async () => {
+        const lines = await metrics();
+        return lines.includes('warren_worker_succeeded_total{consumer="inventory"} 1') && committed(lines) === 3;
+      }, 30_000);
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    try {
+      expect(await run.exit, run.output()).toBe(0);
+      const members = await tables.db.query(`SELECT * FROM ${tables.prefix}stream_members WHERE grp = 'notifications'`);
+      expect(members.rowCount).toBe(0);
+    } finally {
+      await mixed.cleanup();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
 
