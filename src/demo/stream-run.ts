@@ -168,7 +168,7 @@ class StreamRun {
     // A cancellation after every creation, so it never overtakes its order.
     await send(created.slice(half), 'wave 2');
     await send(cancelled, 'wave 2');
-    this.progress(`published ${total} events in two waves: ${sentIds.length} accepted (202)`, true);
+    this.progress(`published ${total} events in two waves: ${sentIds.length} accepted (202), ${((Date.now() - started) / 1000).toFixed(1)} s with the pause between them`, true);
     if (refused.length > 0) problems.push(`${refused.length} of ${total} events were not accepted: ${refused.slice(0, 3).join('; ')}`);
     const accepted = new Set(sentIds);
     const sent: SentEvent[] = [...created, ...cancelled].filter((e) => accepted.has(e.id)).map((e) => ({ id: e.id, type: e.type, orderId: (e.payload as { orderId: string }).orderId }));
