@@ -119,8 +119,8 @@ async function startMixed(
       init.logger?.info({ stream: definition.stream, group: definition.group, member: member.memberId, partitions: member.owned() }, 'stream group member running');
     }
     if (metricsOn) {
-      const registries = [jobs?.metrics.registry ?? processRegistry, ...streams.map((s) => s.registry)];
-      server = await startMetricsServer({ registry: combinedRegistry(registries) }, metricsPort, () => health(jobs, streams.length === streamModules.length));
+      const registry = combinedRegistry(jobs?.metrics.registry ?? processRegistry, streams.map((s) => s.registry));
+      server = await startMetricsServer({ registry }, metricsPort, () => health(jobs, streams.length === streamModules.length));
     }
   } catch (error) {
     await stopAll();
@@ -139,17 +139,19 @@ async function startMixed(
 }
 
 /**
- * The registries as one exposition: each group's member has a registry of
- * its own (the `warren_stream_*` names are the same in each), told apart by
- * their `group` label, so summing by identical label sets never adds two
- * groups together.
+ * One exposition: the process's registry (job workers, default metrics) as
+ * it is, then the groups' registries merged. Each group's member has a
+ * registry of its own (the `warren_stream_*` names are the same in each),
+ * its series told apart by the `group` label, so merging (summing identical
+ * label sets) never adds two groups together. The process registry is not
+ * merged: the aggregator drops metrics such as `process_start_time_seconds`.
  */
-function combinedRegistry(registries: readonly Registry[]): Pick<Registry, 'metrics' | 'contentType'> {
+function combinedRegistry(base: Registry, groups: readonly Registry[]): Pick<Registry, 'metrics' | 'contentType'> {
   return {
     contentType: Registry.PROMETHEUS_CONTENT_TYPE,
     metrics: async () => {
-      const all = await Promise.all(registries.map((registry) => registry.getMetricsAsJSON()));
-      return AggregatorRegistry.aggregate(all).metrics();
+      const merged = AggregatorRegistry.aggregate(await Promise.all(groups.map((registry) => registry.getMetricsAsJSON())));
+      return `${(await base.metrics()).trimEnd()}\n${await merged.metrics()}`;
     },
   };
 }

@@ -77,6 +77,7 @@ describe('warren worker with stream group modules', () => {
         expect(lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0), group).toBe(35);
       }
       expect(metrics).toContain('process_cpu_seconds_total');
+      expect(metrics).toContain('process_start_time_seconds');
     } finally {
       run.child.kill('SIGTERM');
     }
