@@ -1,5 +1,6 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { DeadlineQueue } from '../deadline-queue.ts';
 import { BrokerUnavailableError, PublishRejectedError, UnroutableError } from '../errors.ts';
 import type { BrokerConnection } from './connection.ts';
 
@@ -56,6 +57,7 @@ export class ConfirmPublisher {
   private readonly missingExchanges = new Set<string>();
   private next = 0;
   private inFlightCount = 0;
+  private readonly confirmDeadlines: DeadlineQueue;
   private closed = false;
 
   constructor(
@@ -63,6 +65,7 @@ export class ConfirmPublisher {
     options: ConfirmPublisherOptions = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.confirmDeadlines = new DeadlineQueue(this.options.confirmTimeoutMs, () => new BrokerUnavailableError(`no confirm within ${this.options.confirmTimeoutMs} ms`));
     this.slots = Array.from({ length: this.options.channels }, (_, index) => this.createSlot(index));
   }
 
@@ -104,7 +107,7 @@ export class ConfirmPublisher {
       const settle = (error: Error | undefined) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.confirmDeadlines.done(deadline);
         this.inFlightCount--;
         const returned = this.takeReturned(message.options.messageId);
         if (error !== undefined) reject(error);
@@ -114,10 +117,7 @@ export class ConfirmPublisher {
           resolve();
         }
       };
-      const timer = setTimeout(
-        () => settle(new BrokerUnavailableError(`no confirm within ${this.options.confirmTimeoutMs} ms`)),
-        this.options.confirmTimeoutMs,
-      );
+      const deadline = this.confirmDeadlines.start((error) => settle(error));
       try {
         channel.publish(message.exchange, message.routingKey, message.content, { ...message.options, mandatory: true }, (error) =>
           settle(error ? this.translate(error, message.exchange) : undefined),

@@ -46,14 +46,14 @@ export function registerDlqCommands(program: Command): void {
     selectionOptions(
       dlq
         .command('replay <queue>')
-        .description("republish dead letters to the consumer whose DLQ it is (from the topology); acked from the DLQ only after the confirm"),
+        .description("republish dead letters to the consumer (or stream group) whose DLQ it is (from the topology); acked from the DLQ only after the confirm"),
     ),
   )
     .option('--limit <n>', 'replay at most N messages')
     .option('--rate <n>', 'at most N messages per second (200 or 200/s)')
     .option('--dry-run', 'print what would be replayed, change nothing')
-    .option('--to <queue>', "publish to this queue of the topology instead (not a shard queue)")
-    .option('--force', 'with --to: skip the topology check (any existing queue, shard queues included; also without a topology)')
+    .option('--to <queue>', "publish to this queue of the topology instead (not a shard queue or a stream partition)")
+    .option('--force', 'with --to: skip the topology check (any existing queue, shard queues and stream partitions included; also without a topology)')
     .addOption(topologyOption())
     .option('--json', 'machine-readable output')
     .action((queue: string, flags: ReplayFlags) => runReplay(queue, flags));

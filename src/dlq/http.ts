@@ -61,7 +61,7 @@ export const ReplayBody = z.strictObject({
   limit: z.number().int().min(0).max(MAX_OFFSET).optional(),
   rate: z.union([z.number().positive().max(1_000_000), z.string().max(32)]).optional(),
   dryRun: z.boolean().default(false),
-  /** An explicit target queue: one of the topology's, not a shard queue (unless `force`). */
+  /** An explicit target queue: one of the topology's, not a shard queue or a stream partition (unless `force`). */
   to: QueueName.optional(),
   /** With `to`: skip the topology check (a shard queue, a queue outside the topology). */
   force: z.boolean().default(false),

@@ -1,4 +1,6 @@
 import { HEADERS, type Headers } from '../message/headers.ts';
+import { groupDeadLetterQueueOf, STREAM_HEADERS } from '../streams/group-dlq.ts';
+import { partitionRoutingKey } from '../streams/partition-hash.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { derivedNames } from '../topology/names.ts';
 import { clipText } from './bounds.ts';
@@ -19,9 +21,18 @@ import { assertDeadLetterQueue } from './target.ts';
  *   exchange, so each job lands on the shard its ordering key hashes to,
  *   exactly where a fresh publish of that key lands.
  * - `<queue>.dlq` of a plain quorum queue → that queue.
+ * - `<stream>.<group>.dlq` of a stream group → back into the stream (its
+ *   direct exchange), each record to the partition it was read from
+ *   (`x-warren-stream-partition`), marked `x-warren-replay-for-group`: only
+ *   that group's member applies it, in that partition's order; every other
+ *   group skips it. The partition header, not a hash of the key: it is where
+ *   the record was (a producer may pick partitions itself; a record may have
+ *   no key), and for keyed records published by warren both agree, since a
+ *   stream's partition count never changes.
  * - `to` (explicit) → that queue, if it is a queue of the topology and not a
  *   shard queue (a shard queue bypasses the hash exchange and its per-key
- *   order); `force` skips that check, and is the only way without a topology.
+ *   order) nor a stream partition (every group of the stream would apply the
+ *   copy); `force` skips that check, and is the only way without a topology.
  */
 
 export interface ReplayRoute {
@@ -32,6 +43,8 @@ export interface ReplayRoute {
   consumers?: readonly string[];
   /** Sharded target: the header the hash exchange routes on; a message without it cannot be placed. */
   hashHeader?: string;
+  /** A stream group's DLQ: the group its records are replayed for, and the stream's partition count. */
+  group?: { name: string; stream: string; partitions: number };
 }
 
 export interface ReplayTargetRequest {
@@ -68,6 +81,18 @@ export function replayRouteFor(plan: TopologyPlan | undefined, dlq: string, requ
   }
   const queue = plan.queues.find((candidate) => derivedNames.queueDeadLetterQueue(candidate.name) === dlq && candidate.arguments['x-dead-letter-exchange'] === derivedNames.queueDeadLetterExchange(candidate.name));
   if (queue !== undefined) return { target: { kind: 'queue', exchange: '', routingKey: queue.name } };
+  const grouped = groupDeadLetterQueueOf(plan.streams, dlq);
+  if (grouped?.kind === 'ambiguous') {
+    const names = grouped.streams.map((stream) => quote(stream.name)).join(' and ');
+    throw new ReplayTargetError(`${quote(dlq)} could be the DLQ of a group of ${names}: whose it is cannot be told from the name, nowhere to replay it (use --to QUEUE)`);
+  }
+  if (grouped !== undefined) {
+    const { stream, group } = grouped;
+    return {
+      target: { kind: 'group', exchange: stream.exchange, routingKey: '', group },
+      group: { name: group, stream: stream.name, partitions: stream.partitions },
+    };
+  }
   throw new ReplayTargetError(`${quote(dlq)} belongs to no consumer or queue of the topology: nowhere to replay it (use --to QUEUE)`);
 }
 
@@ -84,6 +109,12 @@ function explicitRoute(plan: TopologyPlan | undefined, dlq: string, to: string, 
       `--to ${quote(to)} is a shard queue of ${quote(sharded.name)}: publishing there bypasses ${quote(sharded.shards?.exchange ?? '')} and can break per-key order (replay without --to goes through it; --force publishes there anyway)`,
     );
   }
+  const partitionOfStream = plan.streams?.find((stream) => stream.queues.includes(to));
+  if (partitionOfStream !== undefined) {
+    throw new ReplayTargetError(
+      `--to ${quote(to)} is a partition of the stream ${quote(partitionOfStream.name)}: every group of the stream would apply the copy (a group's DLQ is replayed without --to, for that group only; --force publishes there anyway)`,
+    );
+  }
   if (!plan.queues.some((queue) => queue.name === to)) {
     throw new ReplayTargetError(`--to ${quote(to)} is not a queue of the topology (--force publishes there anyway, unchecked)`);
   }
@@ -96,9 +127,12 @@ function explicitRoute(plan: TopologyPlan | undefined, dlq: string, to: string, 
  *   no longer has) — it does not belong here, and its own consumer may be
  *   gone: it stays for a person to decide (`--to`);
  * - a sharded target, and it has no ordering key: the hash exchange could
- *   not place it on a shard.
+ *   not place it on a shard;
+ * - a group's DLQ, and it says another group dead-lettered it, or it has no
+ *   partition of the stream to go back to.
  */
 export function refusalOf(route: ReplayRoute, headers: Headers | undefined): string | undefined {
+  if (route.group !== undefined) return groupRefusalOf(route.group, headers);
   const consumer = textOf(headers?.[HEADERS.consumer]);
   if (route.owner !== undefined && consumer !== undefined && consumer !== route.owner) {
     const where = route.consumers?.includes(consumer) ? 'which has its own DLQ' : 'which is not in the topology';
@@ -108,6 +142,39 @@ export function refusalOf(route: ReplayRoute, headers: Headers | undefined): str
     return `no ${route.hashHeader} header: ${quote(route.target.exchange)} cannot place it on a shard`;
   }
   return undefined;
+}
+
+function groupRefusalOf(group: NonNullable<ReplayRoute['group']>, headers: Headers | undefined): string | undefined {
+  const failedBy = textOf(headers?.[STREAM_HEADERS.group]);
+  if (failedBy !== undefined && failedBy !== group.name) {
+    return `dead-lettered by group ${quote(failedBy)}, not by ${quote(group.name)} whose DLQ this is; not replayed (--to QUEUE sends it somewhere explicitly)`;
+  }
+  if (partitionOf(group, headers) === undefined) {
+    const value = textOf(headers?.[STREAM_HEADERS.partition]);
+    const what = value === undefined ? `no ${STREAM_HEADERS.partition} header` : `${STREAM_HEADERS.partition} ${quote(value)} is not a partition of ${quote(group.stream)} (0…${group.partitions - 1})`;
+    return `${what}: cannot place it back in the stream`;
+  }
+  return undefined;
+}
+
+/** The partition a group's dead letter came from, if it names one of the stream's. */
+function partitionOf(group: NonNullable<ReplayRoute['group']>, headers: Headers | undefined): number | undefined {
+  const text = textOf(headers?.[STREAM_HEADERS.partition]);
+  if (text === undefined || !/^\d{1,9}$/.test(text)) return undefined;
+  const partition = Number(text);
+  return partition < group.partitions ? partition : undefined;
+}
+
+/**
+ * Where one message that `refusalOf` let through goes along `route`, and the
+ * headers the route adds to the copy: a group's dead letter goes to its own
+ * partition, marked for its group; anything else to the route's target as is.
+ */
+export function placementOf(route: ReplayRoute, headers: Headers | undefined): { routingKey: string; headers: Headers } {
+  if (route.group === undefined) return { routingKey: route.target.routingKey, headers: {} };
+  const partition = partitionOf(route.group, headers);
+  if (partition === undefined) throw new ReplayTargetError('placementOf: a refused message has no placement');
+  return { routingKey: partitionRoutingKey(partition), headers: { [STREAM_HEADERS.replayForGroup]: route.group.name } };
 }
 
 function textOf(value: unknown): string | undefined {

@@ -10,7 +10,7 @@ import { describeDeadLetter, type DeadLetterView } from './dead-letter.ts';
 import { DlqQueueError } from './errors.ts';
 import { matchesSelection, type Selection } from './filter.ts';
 import type { PublishOutcome, ReplayPublisher } from './replay-publisher.ts';
-import { refusalOf, type ReplayRoute } from './replay-target.ts';
+import { placementOf, refusalOf, type ReplayRoute } from './replay-target.ts';
 import { addFailure, PageCollector, toSelected, type ReplaySummary } from './report.ts';
 import { pacedSendTime } from './target.ts';
 import { recordDeadLetterEvent, type DlqHistory } from './history.ts';
@@ -205,14 +205,16 @@ class ReplayPass {
   }
 
   private async republishThenAck(message: HeldMessage, view: DeadLetterView): Promise<void> {
-    const { target } = this.options.route;
+    const { route } = this.options;
     // The event's time is the publish: the consumer may take the copy before the confirm is back.
     const sentAt = this.options.history === undefined ? 0 : Date.now();
+    const placement = placementOf(route, message.properties.headers);
+    const options = republishOptions(message);
     const republished: OutgoingMessage = {
-      exchange: target.exchange,
-      routingKey: target.routingKey,
+      exchange: route.target.exchange,
+      routingKey: placement.routingKey,
       content: message.content,
-      options: republishOptions(message),
+      options: { ...options, headers: { ...options.headers, ...placement.headers } },
     };
     const span = startReplaySpan(republished, { queue: this.queue, deadLetterHeaders: message.properties.headers as Record<string, unknown> | undefined });
     const outcome: PublishOutcome = await this.publisherOf().publish(republished);

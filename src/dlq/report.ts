@@ -48,8 +48,14 @@ export interface DlqListing {
 export interface ReplayTargetView {
   exchange: string;
   routingKey: string;
-  /** `consumer` (derived from the topology), `queue` (a plain quorum queue's DLQ), `to` (explicit). */
-  kind: 'consumer' | 'queue' | 'to';
+  /**
+   * `consumer` (derived from the topology), `queue` (a plain quorum queue's
+   * DLQ), `group` (a stream group's DLQ: back into the stream, each record to
+   * its partition `p<n>`, for that group only), `to` (explicit).
+   */
+  kind: 'consumer' | 'queue' | 'group' | 'to';
+  /** `group`: the consumer group the records are replayed for. */
+  group?: string;
 }
 
 export interface FailureCount {
@@ -233,6 +239,7 @@ export function formatListing(listing: DlqListing): string {
 }
 
 export function formatTarget(target: ReplayTargetView): string {
+  if (target.group !== undefined) return `exchange ${target.exchange} (each record to its partition, for group ${target.group})`;
   return target.exchange === '' ? `queue ${target.routingKey}` : `exchange ${target.exchange}`;
 }
 

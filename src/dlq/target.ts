@@ -1,3 +1,4 @@
+import { groupDeadLetterQueueOf } from '../streams/group-dlq.ts';
 import { derivedNames } from '../topology/names.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { clipText } from './bounds.ts';
@@ -22,8 +23,20 @@ export function deadLetterQueuesOf(plan: TopologyPlan): Set<string> {
 }
 
 /**
- * With a topology, the queue must be one of its DLQs; without one, its name
- * must end in `.dlq` (warren's naming), so a typo never drains a work queue.
+ * A consumer group's DLQ `<stream>.<group>.dlq` of a stream of the plan.
+ * Groups are not in the topology (a worker names its group), so the name
+ * is all there is to go by — but a queue the plan declares for another use
+ * is never taken for one.
+ */
+export function isGroupDeadLetterQueue(queue: string, plan: TopologyPlan): boolean {
+  if (groupDeadLetterQueueOf(plan.streams, queue) === undefined) return false;
+  return !plan.queues.some((declared) => declared.name === queue);
+}
+
+/**
+ * With a topology, the queue must be one of its DLQs (a consumer's, a plain
+ * quorum queue's, or a stream group's); without one, its name must end in
+ * `.dlq` (warren's naming), so a typo never drains a work queue.
  */
 export function assertDeadLetterQueue(queue: string, plan: TopologyPlan | undefined): void {
   if (plan === undefined) {
@@ -33,9 +46,10 @@ export function assertDeadLetterQueue(queue: string, plan: TopologyPlan | undefi
     return;
   }
   const known = deadLetterQueuesOf(plan);
-  if (!known.has(queue)) {
+  if (!known.has(queue) && !isGroupDeadLetterQueue(queue, plan)) {
     const list = [...known].sort().join(', ') || 'none';
-    throw new DlqQueueError('not-a-dlq', `${quoted(queue)} is not a dead-letter queue of the topology (its DLQs: ${list})`);
+    const groups = (plan.streams ?? []).length === 0 ? '' : `, and <stream>.<group>.dlq of a consumer group of ${(plan.streams ?? []).map((stream) => quoted(stream.name)).join(', ')}`;
+    throw new DlqQueueError('not-a-dlq', `${quoted(queue)} is not a dead-letter queue of the topology (its DLQs: ${list}${groups})`);
   }
 }
 

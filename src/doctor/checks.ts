@@ -1,6 +1,7 @@
 import { formatDuration } from '../duration.ts';
 import { REQUIRED_PLUGINS } from '../broker/private-node.ts';
 import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts } from './facts.ts';
+import { checkStreams, type StreamCheckOptions } from './stream-checks.ts';
 
 /**
  * Pure checks: broker facts in, findings out. A `problem` will bite (lost
@@ -12,7 +13,7 @@ export type Severity = 'problem' | 'warning' | 'info';
 
 export interface Finding {
   severity: Severity;
-  /** Stable id for scripts: `versions`, `plugins`, `quorum-dead-letter`, `consumer-timeout`, `alarms`, `drift`, … */
+  /** Stable id for scripts: `versions`, `plugins`, `quorum-dead-letter`, `consumer-timeout`, `alarms`, `drift`, `stream-lag`, … */
   check: string;
   message: string;
 }
@@ -22,7 +23,7 @@ export const DEFAULT_CONSUMER_TIMEOUT_MS = 1_800_000;
 /** RabbitMQ 4 gives every quorum queue a delivery limit of 20 unless told otherwise. */
 export const RABBITMQ_4_DEFAULT_DELIVERY_LIMIT = 20;
 
-export function runChecks(facts: BrokerFacts): Finding[] {
+export function runChecks(facts: BrokerFacts, streamOptions: StreamCheckOptions = {}): Finding[] {
   return [
     ...checkVersions(facts),
     ...facts.nodes.flatMap(checkNodeRunning),
@@ -36,6 +37,7 @@ export function runChecks(facts: BrokerFacts): Finding[] {
     ...checkQuorumDeadLetter(facts.queues, facts.rabbitmqVersion),
     ...checkConsumerTimeout(facts),
     ...checkDrift(facts.drift),
+    ...checkStreams(facts.streams, facts.queues, streamOptions),
   ];
 }
 

@@ -1,3 +1,5 @@
+import type { StreamOverview } from '../streams/group-admin.ts';
+
 /**
  * What `warren doctor` knows about a broker, gathered once by `inspect.ts`
  * and judged by the pure checks in `checks.ts`. Everything is plain data so
@@ -59,4 +61,15 @@ export interface BrokerFacts {
   workerTimeout: { ms: number; source: string };
   /** `undefined` when no topology file was given. */
   drift: DriftFacts | undefined;
+  /** The topology's streams and their consumer groups; absent without a topology file or when it declares no streams. */
+  streams?: StreamFacts;
+}
+
+export interface StreamFacts {
+  /** Each stream of the topology with its partitions' queue names, in partition order. */
+  declared: Array<{ stream: string; queues: string[] }>;
+  /** Offsets and groups as read (with first offsets and heartbeats); `undefined` when the read failed. */
+  overview: StreamOverview[] | undefined;
+  /** Why the offsets could not be read. */
+  error?: string;
 }

@@ -7,7 +7,8 @@ import { targetVhost } from '../broker/vhost.ts';
 import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { readConsumerTimeout } from './consumer-timeout.ts';
-import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts } from './facts.ts';
+import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts, StreamFacts } from './facts.ts';
+import { streamsOverview } from '../streams/group-admin.ts';
 
 /**
  * Gathers what doctor judges, in one pass: the management API (overview,
@@ -25,6 +26,10 @@ export interface DoctorTarget {
   workerTimeout: { ms: number; source: string };
   /** How long to wait for a freshly started node to report its plugins. @defaultValue 12_000 */
   nodeStatsWaitMs?: number;
+  /** Where stream consumer groups keep their offsets; without it the groups are not checked. */
+  databaseUrl?: string | undefined;
+  /** Table prefix of the stream group tables. @defaultValue 'warren_' */
+  streamTablePrefix?: string;
 }
 
 interface RawOverview {
@@ -81,10 +86,11 @@ export async function inspect(target: DoctorTarget): Promise<Inspection> {
   const plan = target.topologyFile ? (await loadTopology(target.topologyFile)).plan : undefined;
   const vhost = targetVhost(plan, target.amqpUrls);
   const overview = (await management.get<RawOverview>('/overview')) ?? {};
-  const [nodes, queues, drift] = await Promise.all([
+  const [nodes, queues, drift, streams] = await Promise.all([
     readNodes(management, target.nodeStatsWaitMs ?? 12_000),
     readQueues(management, vhost),
     plan && target.topologyFile ? readDrift(plan, target.topologyFile, target) : Promise.resolve(undefined),
+    plan ? readStreams(plan, target) : Promise.resolve(undefined),
   ]);
   const facts: BrokerFacts = {
     rabbitmqVersion: overview.rabbitmq_version ?? 'unknown',
@@ -95,6 +101,7 @@ export async function inspect(target: DoctorTarget): Promise<Inspection> {
     queues,
     workerTimeout: target.workerTimeout,
     drift,
+    ...(streams !== undefined && { streams }),
   };
   return { facts, amqpUrl };
 }
@@ -164,6 +171,23 @@ async function readQueues(management: ManagementClient, vhost: string): Promise<
       exclusive: queue.exclusive === true,
     };
   });
+}
+
+/** The plan's streams: end and first offsets per partition and, with a database, each group's offsets and members. */
+async function readStreams(plan: TopologyPlan, target: DoctorTarget): Promise<StreamFacts | undefined> {
+  const declared = (plan.streams ?? []).map((stream) => ({ stream: stream.name, queues: stream.queues }));
+  if (declared.length === 0) return undefined;
+  const context = {
+    plan,
+    amqpUrls: target.amqpUrls,
+    databaseUrl: target.databaseUrl,
+    ...(target.streamTablePrefix !== undefined && { tablePrefix: target.streamTablePrefix }),
+  };
+  try {
+    return { declared, overview: await streamsOverview(context, { firstOffsets: true, heartbeats: true }) };
+  } catch (error) {
+    return { declared, overview: undefined, error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 async function readDrift(plan: TopologyPlan, file: string, target: DoctorTarget): Promise<DriftFacts> {

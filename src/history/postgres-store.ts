@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { redactText } from '../broker/urls.ts';
+import { checkoutClient, type CheckedOutClient } from '../postgres/checkout.ts';
 import type { Logger } from '../log.ts';
 import { batchJson } from './columns.ts';
 import type { HistoryRow } from './records.ts';
@@ -152,26 +153,9 @@ export class PostgresHistoryStore implements HistorySink {
     }
   }
 
-  /**
-   * A pool client with an error listener for as long as it is checked out:
-   * a database stopped under a running query makes the client emit 'error',
-   * which without a listener would crash the process being recorded.
-   */
-  private async checkout(): Promise<{ client: pg.PoolClient; release: (destroy: boolean) => void }> {
-    const client = await this.pool.connect();
-    let lost = false;
-    const onError = (error: Error): void => {
-      lost = true;
-      this.options.logger.debug({ reason: redactText(error.message) }, 'history: connection lost during a write');
-    };
-    client.on('error', onError);
-    return {
-      client,
-      release: (destroy) => {
-        client.off('error', onError);
-        client.release(destroy || lost);
-      },
-    };
+  /** A checked-out client whose lost connection is logged and fails the write (see checkoutClient). */
+  private checkout(): Promise<CheckedOutClient> {
+    return checkoutClient(this.pool, (error) => this.options.logger.debug({ reason: redactText(error.message) }, 'history: connection lost during a write'));
   }
 
   /**

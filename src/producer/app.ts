@@ -50,6 +50,8 @@ export interface AppDeps {
   host: string;
   /** Where stream consumer groups keep offsets (`DATABASE_URL`), for `/v1/streams`. */
   databaseUrl?: string | undefined;
+  /** Table prefix of the stream group tables. @defaultValue 'warren_' */
+  streamTablePrefix?: string;
   /** The job history, when on: accepted jobs are recorded, the history routes answer, DLQ replays and purges are recorded. */
   history?: JobHistoryHandle | undefined;
 }
@@ -139,7 +141,7 @@ export function createApp(deps: AppDeps, sender = senderFor(deps)): Express {
     res.json({ vhost: deps.vhost, queues: rows, ...page });
   });
   if ((deps.plan.streams ?? []).length > 0) {
-    app.use(streamRoutes({ plan: deps.plan, amqpUrls: deps.amqpUrls, databaseUrl: deps.databaseUrl, guard: admin }));
+    app.use(streamRoutes({ plan: deps.plan, amqpUrls: deps.amqpUrls, databaseUrl: deps.databaseUrl, tablePrefix: deps.streamTablePrefix, guard: admin }));
   }
   // Parsed here, after the admin check and under the content rule's bounds;
   // the DLQ router then finds the body already read.

@@ -16,6 +16,7 @@ import { buildJobTypes } from '../client/job-types.ts';
 import { createMetrics } from './metrics.ts';
 import { resolveHistory } from '../history/index.ts';
 import { queueLag } from './queue-lag.ts';
+import { streamsOverview } from '../streams/group-admin.ts';
 import { PRODUCER_DEFAULTS, type ProducerOptions } from './options.ts';
 
 export type { ProducerOptions } from './options.ts';
@@ -63,7 +64,10 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   const publisher = new ConfirmPublisher(connection, input.publisher);
   const management = new ManagementClient(managementUrl);
   const vhost = targetVhost(plan, amqpUrls);
-  const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) });
+  const streamTablePrefix = input.streamTablePrefix;
+  const streamContext = { plan, amqpUrls, databaseUrl: config.databaseUrl, ...(streamTablePrefix !== undefined && { tablePrefix: streamTablePrefix }) };
+  const streamLag = (plan.streams ?? []).length > 0 ? { read: () => streamsOverview(streamContext) } : undefined;
+  const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) }, streamLag);
   const history = resolveHistory(input.history, { logger, registry: metrics.registry });
   const { app, listener } = createProducerHandler({
     plan,
@@ -83,6 +87,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     insecure,
     host,
     databaseUrl: config.databaseUrl,
+    ...(streamTablePrefix !== undefined && { streamTablePrefix }),
     history: history?.handle,
   });
   let server: Server;

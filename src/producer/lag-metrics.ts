@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { TopologyPlan } from '../topology/plan.ts';
+import { BoundedPoll, type Polled, type PollOptions } from './bounded-poll.ts';
 import type { QueueLag } from './queue-lag.ts';
 
 /**
@@ -60,64 +61,26 @@ export function consumerLag(plan: Pick<TopologyPlan, 'consumers'>, lags: readonl
   });
 }
 
-export interface LagPollOptions {
+export interface LagPollOptions extends PollOptions {
   /** Scrapes within this long of the last poll reuse its answer. @defaultValue 5_000 */
   minIntervalMs?: number;
   /** A management call slower than this fails the poll. @defaultValue 3_000 */
   timeoutMs?: number;
-  /** @defaultValue `Date.now` */
-  now?: () => number;
   /** Told of each failed poll (counted by `warren_lag_poll_failures_total`). */
   onFailure?: (error: unknown) => void;
 }
 
-export type LagSnapshot = { ok: true; at: number; consumers: ConsumerLag[] } | { ok: false; at: number };
+export type LagSnapshot = Polled<{ consumers: ConsumerLag[] }>;
 
 /** One management call per interval at most, shared by concurrent scrapes, bounded in time. */
-export class LagPoller {
-  private last: LagSnapshot | undefined;
-  private pending: Promise<LagSnapshot> | undefined;
-  private readonly minIntervalMs: number;
-  private readonly timeoutMs: number;
-  private readonly now: () => number;
-  private readonly onFailure: (error: unknown) => void;
-
-  constructor(
-    private readonly plan: Pick<TopologyPlan, 'consumers'>,
-    private readonly read: () => Promise<QueueLag[]>,
-    options: LagPollOptions = {},
-  ) {
-    this.minIntervalMs = options.minIntervalMs ?? 5_000;
-    this.timeoutMs = options.timeoutMs ?? 3_000;
-    this.now = options.now ?? Date.now;
-    this.onFailure = options.onFailure ?? (() => undefined);
-  }
-
-  snapshot(): Promise<LagSnapshot> {
-    if (this.pending !== undefined) return this.pending;
-    if (this.last !== undefined && this.now() - this.last.at < this.minIntervalMs) return Promise.resolve(this.last);
-    const pending = this.poll().finally(() => {
-      this.pending = undefined;
+export class LagPoller extends BoundedPoll<{ consumers: ConsumerLag[] }> {
+  constructor(plan: Pick<TopologyPlan, 'consumers'>, read: () => Promise<QueueLag[]>, options: LagPollOptions = {}) {
+    const now = options.now ?? Date.now;
+    super(async () => ({ consumers: consumerLag(plan, await read(), now()) }), 'management API', {
+      ...options,
+      minIntervalMs: options.minIntervalMs ?? 5_000,
+      timeoutMs: options.timeoutMs ?? 3_000,
     });
-    this.pending = pending;
-    return pending;
-  }
-
-  private async poll(): Promise<LagSnapshot> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`management API slower than ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    try {
-      const lags = await Promise.race([this.read(), timeout]);
-      this.last = { ok: true, at: this.now(), consumers: consumerLag(this.plan, lags, this.now()) };
-    } catch (error) {
-      this.onFailure(error);
-      this.last = { ok: false, at: this.now() };
-    } finally {
-      clearTimeout(timer);
-    }
-    return this.last;
   }
 }
 

@@ -4,6 +4,8 @@ import type { ConfirmPublisher } from '../broker/confirm-publisher.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { registerLagMetrics, type LagPollOptions } from './lag-metrics.ts';
 import type { QueueLag } from './queue-lag.ts';
+import type { StreamOverview } from '../streams/group-admin.ts';
+import { registerStreamLagMetrics, type StreamLagPollOptions } from '../streams/stream-lag-metrics.ts';
 
 export interface ProducerMetrics {
   registry: Registry;
@@ -22,7 +24,12 @@ export interface LagSource extends LagPollOptions {
   read: () => Promise<QueueLag[]>;
 }
 
-export function createMetrics(connection: BrokerConnection, publisher: ConfirmPublisher, lag?: LagSource): ProducerMetrics {
+export interface StreamLagSource extends StreamLagPollOptions {
+  /** The topology's streams: end offsets, and group offsets when `DATABASE_URL` is set (`streamsOverview`). */
+  read: () => Promise<StreamOverview[]>;
+}
+
+export function createMetrics(connection: BrokerConnection, publisher: ConfirmPublisher, lag?: LagSource, streamLag?: StreamLagSource): ProducerMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: 'warren_http_requests_total',
@@ -63,5 +70,7 @@ export function createMetrics(connection: BrokerConnection, publisher: ConfirmPu
   });
   // Consumer lag per consumer, from the management API (lag-metrics.ts).
   if (lag !== undefined) registerLagMetrics(registry, lag.plan, lag.read, lag);
+  // Stream end offsets and consumer-group lag, read by subscription and from PostgreSQL (stream-lag-metrics.ts).
+  if (streamLag !== undefined) registerStreamLagMetrics(registry, streamLag.read, streamLag);
   return { registry, requests, publishSeconds };
 }

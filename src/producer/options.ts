@@ -37,6 +37,12 @@ export interface ProducerOptions {
    * handle) turn it on, `false` off. @defaultValue on when `WARREN_HISTORY_URL` is set
    */
   history?: HistorySetting;
+  /**
+   * Table-name prefix of the stream consumer groups' tables in `DATABASE_URL`
+   * (as the members' `tablePrefix`), read by `/v1/streams` and the stream lag
+   * metrics. @defaultValue 'warren_'
+   */
+  streamTablePrefix?: string;
 }
 
 export const PRODUCER_DEFAULTS = {

@@ -80,13 +80,12 @@ export function prepareEvent(eventType: EventType, input: JobInput): PreparedEve
   const partition = partitionOf(key, eventType.partitions);
   const routingKey = partitionRoutingKey(partition);
   const { message } = prepared;
-  return {
-    key,
-    partition,
-    message: {
-      ...message,
-      routingKey,
-      options: { ...message.options, headers: { ...message.options.headers, [HEADERS.originRoutingKey]: routingKey } },
-    },
-  };
+  // A record carries the key and the caller's headers, not a job's
+  // bookkeeping: no attempt count (a log is not retried by republishing),
+  // no first-seen time (the timestamp property is the publish time), no
+  // origin (the stream and the partition are where it is). Every header is
+  // encoded per record and stored for the stream's retention.
+  const { [HEADERS.attempt]: _attempt, [HEADERS.firstSeenAt]: _firstSeenAt, [HEADERS.originExchange]: _exchange, [HEADERS.originRoutingKey]: _routingKey, ...headers } =
+    message.options.headers ?? {};
+  return { key, partition, message: { ...message, routingKey, options: { ...message.options, headers } } };
 }

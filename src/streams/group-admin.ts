@@ -1,8 +1,8 @@
 import { StreamConnection } from '../broker/stream-consumer.ts';
 import { urlsForVhost } from '../broker/vhost.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
-import { GroupStore, type GroupKey } from './group-store.ts';
-import { endOffset, offsetAtTime } from './positions.ts';
+import { GroupStore, type GroupKey, type PartitionState } from './group-store.ts';
+import { endOffset, firstOffset, offsetAtTime } from './positions.ts';
 import { committedBefore, type ResetTarget } from './reset-target.ts';
 import type { StreamPlan } from './stream-plan.ts';
 
@@ -78,11 +78,16 @@ export async function groupStatus(context: AdminContext, stream: StreamPlan, gro
     const key: GroupKey = { stream: stream.name, group };
     const rows = await store.partitions(key);
     const ends = await Promise.all(stream.queues.map((queue) => endOffset(connection, queue)));
-    return stream.queues.map((_queue, partition) => {
-      const row = rows.find((r) => r.partition === partition);
-      const committed = row?.committed ?? null;
-      return { partition, owner: row?.owner ?? null, generation: row?.generation ?? 0, committed, end: ends[partition], lag: lagOf(ends[partition], committed) };
-    });
+    return partitionStatuses(stream, rows, ends);
+  });
+}
+
+/** Pure: a group's rows and the partitions' end offsets → one status per partition of the stream. */
+export function partitionStatuses(stream: Pick<StreamPlan, 'queues'>, rows: readonly PartitionState[], ends: ReadonlyArray<number | undefined>): PartitionStatus[] {
+  return stream.queues.map((_queue, partition) => {
+    const row = rows.find((r) => r.partition === partition);
+    const committed = row?.committed ?? null;
+    return { partition, owner: row?.owner ?? null, generation: row?.generation ?? 0, committed, end: ends[partition], lag: lagOf(ends[partition], committed) };
   });
 }
 
@@ -91,45 +96,96 @@ export interface StreamOverview {
   partitions: number;
   /** End offset per partition (undefined = empty). */
   ends: Array<number | null>;
+  /** First retained offset per partition (null = empty); only when asked for (`firstOffsets`). */
+  firsts?: Array<number | null>;
   /** Null when no DATABASE_URL is configured (groups live in PostgreSQL). */
-  groups: Array<{ group: string; members: number; lag: number | null; partitions: PartitionStatus[] }> | null;
+  groups: Array<GroupOverview> | null;
 }
 
-/** Every stream of the plan: partition end offsets, and each group's owners, offsets and lag. */
-export async function streamsOverview(context: Omit<AdminContext, 'databaseUrl'> & { databaseUrl: string | undefined }): Promise<StreamOverview[]> {
+export interface GroupOverview {
+  group: string;
+  members: number;
+  /** Sum of the partitions' lag; null while a partition has no commit yet. */
+  lag: number | null;
+  partitions: PartitionStatus[];
+  /** Each live member's heartbeat age by the database's clock; only when asked for (`heartbeats`). */
+  heartbeats?: Array<{ member: string; ageMs: number }>;
+}
+
+export interface OverviewOptions {
+  /** Also read each partition's first retained offset (one more subscription per partition). */
+  firstOffsets?: boolean;
+  /** Also list each group's members with their heartbeat age. */
+  heartbeats?: boolean;
+}
+
+/**
+ * Every stream of the plan: partition end offsets, and each group's owners,
+ * offsets and lag. Every partition of every stream is read at once (each
+ * read is a subscription that waits for the broker to go quiet).
+ */
+export async function streamsOverview(
+  context: Omit<AdminContext, 'databaseUrl'> & { databaseUrl: string | undefined },
+  options: OverviewOptions = {},
+): Promise<StreamOverview[]> {
+  const streams = context.plan.streams ?? [];
   const connection = await StreamConnection.open(urlsForVhost(context.plan, context.amqpUrls), 'warren-stream-overview');
   const store =
     context.databaseUrl === undefined
       ? undefined
       : new GroupStore({ url: context.databaseUrl, poolSize: 2, ...(context.tablePrefix !== undefined && { tablePrefix: context.tablePrefix }) });
   try {
-    const overviews: StreamOverview[] = [];
-    for (const stream of context.plan.streams ?? []) {
-      const ends = await Promise.all(stream.queues.map((queue) => endOffset(connection, queue)));
-      let groups: StreamOverview['groups'] = null;
-      if (store !== undefined) {
-        groups = [];
-        for (const group of await store.groups(stream.name)) {
-          const key: GroupKey = { stream: stream.name, group };
-          const rows = await store.partitions(key);
-          const members = await store.liveMembers(key);
-          const partitions = stream.queues.map((_queue, partition): PartitionStatus => {
-            const row = rows.find((r) => r.partition === partition);
-            const committed = row?.committed ?? null;
-            return { partition, owner: row?.owner ?? null, generation: row?.generation ?? 0, committed, end: ends[partition], lag: lagOf(ends[partition], committed) };
-          });
-          const lags = partitions.map((p) => p.lag);
-          const lag = lags.some((l) => l === null) ? null : lags.reduce<number>((sum, l) => sum + (l ?? 0), 0);
-          groups.push({ group, members: members.length, lag, partitions });
-        }
-      }
-      overviews.push({ stream: stream.name, partitions: stream.partitions, ends: ends.map((e) => e ?? null), groups });
-    }
-    return overviews;
+    const readAll = (read: (queue: string) => Promise<number | undefined>) => Promise.all(streams.map((stream) => Promise.all(stream.queues.map(read))));
+    const [ends, firsts, groups] = await Promise.all([
+      readAll((queue) => endOffset(connection, queue)),
+      options.firstOffsets === true ? readAll((queue) => firstOffset(connection, queue)) : undefined,
+      Promise.all(streams.map(async (stream) => (store === undefined ? undefined : readGroups(store, stream, options)))),
+    ]);
+    return streams.map((stream, index) => {
+      const streamEnds = ends[index] ?? [];
+      const rows = groups[index];
+      const streamFirsts = firsts?.[index];
+      return {
+        stream: stream.name,
+        partitions: stream.partitions,
+        ends: streamEnds.map((e) => e ?? null),
+        ...(streamFirsts !== undefined && { firsts: streamFirsts.map((f) => f ?? null) }),
+        groups: rows === undefined ? null : rows.map((group) => groupOverview(stream, group, streamEnds)),
+      };
+    });
   } finally {
     await connection.close();
     await store?.close();
   }
+}
+
+interface GroupRows {
+  group: string;
+  rows: PartitionState[];
+  members: Array<{ member: string; heartbeatAgeMs: number }>;
+  heartbeats: boolean;
+}
+
+async function readGroups(store: GroupStore, stream: StreamPlan, options: OverviewOptions): Promise<GroupRows[]> {
+  const found: GroupRows[] = [];
+  for (const group of await store.groups(stream.name)) {
+    const key: GroupKey = { stream: stream.name, group };
+    found.push({ group, rows: await store.partitions(key), members: await store.liveMembers(key), heartbeats: options.heartbeats === true });
+  }
+  return found;
+}
+
+function groupOverview(stream: StreamPlan, group: GroupRows, ends: ReadonlyArray<number | undefined>): GroupOverview {
+  const partitions = partitionStatuses(stream, group.rows, ends);
+  const lags = partitions.map((p) => p.lag);
+  const lag = lags.some((l) => l === null) ? null : lags.reduce<number>((sum, l) => sum + (l ?? 0), 0);
+  return {
+    group: group.group,
+    members: group.members.length,
+    lag,
+    partitions,
+    ...(group.heartbeats && { heartbeats: group.members.map((m) => ({ member: m.member, ageMs: m.heartbeatAgeMs })) }),
+  };
 }
 
 export async function resetGroup(

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { checkoutClient, type CheckedOutClient } from '../postgres/checkout.ts';
 import { rebalance, type Ownership } from './assignment.ts';
 import { FencedError } from './errors.ts';
 
@@ -73,7 +74,7 @@ export class GroupStore {
   /** Creates the tables if missing. */
   ready(): Promise<void> {
     this.readying ??= (async () => {
-      const client = await this.pool.connect();
+      const { client, release } = await this.checkout();
       try {
         // Serialised: concurrent CREATE TABLE IF NOT EXISTS can still race on the type catalog.
         await client.query('BEGIN');
@@ -93,7 +94,7 @@ export class GroupStore {
         this.readying = undefined;
         throw error;
       } finally {
-        client.release();
+        release();
       }
     })();
     return this.readying;
@@ -125,7 +126,7 @@ export class GroupStore {
    * read after the move, so they include every commit the previous owner made.
    */
   async rebalance(key: GroupKey, member: string, sessionTimeoutMs: number): Promise<OwnedPartition[]> {
-    const client = await this.pool.connect();
+    const { client, release } = await this.checkout();
     try {
       await client.query('BEGIN');
       await this.limitLockHold(client);
@@ -167,8 +168,18 @@ export class GroupStore {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      release();
     }
+  }
+
+  /**
+   * A pool client for a transaction. While a member is paused (GC, SIGSTOP,
+   * a frozen VM) PostgreSQL can end its session — the lock-hold limit is
+   * there to do exactly that — and the client must then fail the
+   * transaction, not crash the process (see checkoutClient).
+   */
+  checkout(): Promise<CheckedOutClient> {
+    return checkoutClient(this.pool);
   }
 
   /** Removes `member` (a clean leave) and rebalances at once, so the others need not wait for its session to expire. */
@@ -223,13 +234,14 @@ export class GroupStore {
   }
 
   /** Live members of a group, with their last heartbeat. */
-  async liveMembers(key: GroupKey): Promise<Array<{ member: string; heartbeatAt: Date }>> {
+  async liveMembers(key: GroupKey): Promise<Array<{ member: string; heartbeatAt: Date; heartbeatAgeMs: number }>> {
     await this.ready();
-    const result = await this.pool.query<{ member: string; heartbeat_at: Date }>(
-      `SELECT member, heartbeat_at FROM ${this.members} WHERE stream = $1 AND grp = $2 ORDER BY member`,
+    // The age by the database's clock, the one heartbeats and expiry use.
+    const result = await this.pool.query<{ member: string; heartbeat_at: Date; age_ms: string }>(
+      `SELECT member, heartbeat_at, extract(epoch FROM now() - heartbeat_at) * 1000 AS age_ms FROM ${this.members} WHERE stream = $1 AND grp = $2 ORDER BY member`,
       [key.stream, key.group],
     );
-    return result.rows.map((row) => ({ member: row.member, heartbeatAt: row.heartbeat_at }));
+    return result.rows.map((row) => ({ member: row.member, heartbeatAt: row.heartbeat_at, heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))) }));
   }
 
   /**

@@ -5,8 +5,9 @@ import type { StreamWorkerEvent } from './stream-worker.ts';
  * Prometheus metrics of a stream group member, fed by its events (so the
  * runtime stays free of metric code). Labelled by stream, group and
  * partition. The lag against the partition's END is not here: the member
- * only knows what it was delivered; `warren stream status` and
- * `GET /v1/streams` read the end offsets.
+ * only knows what it was delivered; the producer's `/metrics`
+ * (stream-lag-metrics.ts), `warren stream status` and `GET /v1/streams`
+ * read the end offsets.
  */
 export function streamWorkerMetrics(registry: Registry, labels: { stream: string; group: string }): (event: StreamWorkerEvent) => void {
   const registers = [registry];

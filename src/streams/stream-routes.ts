@@ -9,10 +9,15 @@ import { streamsOverview } from './group-admin.ts';
  * offsets and lag (end − committed). Groups need `DATABASE_URL` (they live in
  * PostgreSQL); without it `groups` is null.
  */
-export function streamRoutes(options: { plan: TopologyPlan; amqpUrls: string[]; databaseUrl: string | undefined; guard: RequestHandler }): Router {
+export function streamRoutes(options: { plan: TopologyPlan; amqpUrls: string[]; databaseUrl: string | undefined; tablePrefix?: string | undefined; guard: RequestHandler }): Router {
   const router = express.Router();
   router.get('/v1/streams', options.guard, async (_req, res) => {
-    const streams = await streamsOverview({ plan: options.plan, amqpUrls: options.amqpUrls, databaseUrl: options.databaseUrl }).catch((error: unknown) => {
+    const streams = await streamsOverview({
+      plan: options.plan,
+      amqpUrls: options.amqpUrls,
+      databaseUrl: options.databaseUrl,
+      ...(options.tablePrefix !== undefined && { tablePrefix: options.tablePrefix }),
+    }).catch((error: unknown) => {
       throw new ApiError(503, 'STREAMS_UNAVAILABLE', `cannot read the streams: ${error instanceof Error ? error.message : String(error)}`);
     });
     res.json({ streams });

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import { deadLetterHeaders, HEADERS } from '../message/headers.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { FencedError } from './errors.ts';
+import { groupDeadLetterQueue, replayedForGroup, STREAM_HEADERS } from './group-dlq.ts';
 import { GroupStore, type GroupKey, type OwnedPartition } from './group-store.ts';
 import type { StreamPlan } from './stream-plan.ts';
 
@@ -26,12 +27,7 @@ import type { StreamPlan } from './stream-plan.ts';
  * the committed offset and applies it once.
  */
 
-/** Headers a dead-lettered stream record carries besides the failure context: where it was in the log. */
-export const STREAM_HEADERS = {
-  group: 'x-warren-stream-group',
-  partition: 'x-warren-stream-partition',
-  offset: 'x-warren-stream-offset',
-} as const;
+export { groupDeadLetterQueue, STREAM_HEADERS } from './group-dlq.ts';
 
 export interface EventRecord<Payload = unknown> {
   stream: string;
@@ -47,6 +43,12 @@ export interface EventRecord<Payload = unknown> {
   /** When it was published (seconds precision: the AMQP timestamp). */
   timestamp: Date | undefined;
   headers: Record<string, unknown>;
+  /**
+   * Set on a record replayed from this group's DLQ (`warren dlq replay
+   * <stream>.<group>.dlq`): the offset, in this partition, of the record it
+   * was dead-lettered from. The record keeps its `id`.
+   */
+  replayOf?: { offset: number };
 }
 
 export interface BatchContext {
@@ -88,11 +90,6 @@ export interface StreamWorkerDefinition<Payload = unknown> {
    */
   commit?: 'with-effects' | 'after-batch';
   handleBatch(records: ReadonlyArray<EventRecord<Payload>>, ctx: BatchContext): Promise<void>;
-}
-
-/** The DLQ of a consumer group: a quorum queue the worker declares at start. */
-export function groupDeadLetterQueue(stream: string, group: string): string {
-  return `${stream}.${group}.dlq`;
 }
 
 export function defineStreamWorker<Payload = unknown>(definition: StreamWorkerDefinition<Payload>): StreamWorkerDefinition<Payload> {
@@ -425,11 +422,11 @@ class PartitionRunner {
     const { definition, store, key } = this.member;
     const last = batch[batch.length - 1];
     if (last === undefined) return;
-    const client = await store.pool.connect();
+    const { client, release } = await store.checkout();
     try {
       if (handle && definition.commit === 'after-batch') {
-        const records = batch.map((record) => this.decode(record));
-        await definition.handleBatch(records, {
+        const records = this.recordsToApply(batch);
+        if (records.length > 0) await definition.handleBatch(records, {
           tx: client,
           stream: key.stream,
           group: key.group,
@@ -440,8 +437,8 @@ class PartitionRunner {
         handle = false;
       }
       await client.query('BEGIN');
-      if (handle) {
-        const records = batch.map((record) => this.decode(record));
+      const records = handle ? this.recordsToApply(batch) : [];
+      if (records.length > 0) {
         await definition.handleBatch(records, {
           tx: client,
           stream: key.stream,
@@ -457,7 +454,7 @@ class PartitionRunner {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      release();
     }
     this.committed = last.offset;
     this.subscription?.ackUpTo(last);
@@ -505,9 +502,23 @@ class PartitionRunner {
     await this.halt();
   }
 
-  private decode(record: StreamRecord): EventRecord {
+  /**
+   * The batch's records this group applies: all but those replayed from
+   * another group's DLQ (`x-warren-replay-for-group` naming another group),
+   * which are skipped — and committed past with the rest of the batch.
+   */
+  private recordsToApply(batch: StreamRecord[]): EventRecord[] {
+    const group = this.member.key.group;
+    return batch.flatMap((record) => {
+      const replayedFor = replayedForGroup(record.properties.headers as Record<string, unknown> | undefined);
+      return replayedFor === undefined || replayedFor === group ? [this.decode(record, replayedFor !== undefined)] : [];
+    });
+  }
+
+  private decode(record: StreamRecord, replayed: boolean): EventRecord {
     const headers = (record.properties.headers ?? {}) as Record<string, unknown>;
     const keyHeader = headers[HEADERS.orderingKey];
+    const replayedFrom = Number(headers[STREAM_HEADERS.offset]);
     return {
       stream: this.member.key.stream,
       partition: this.partition,
@@ -518,6 +529,7 @@ class PartitionRunner {
       payload: JSON.parse(record.content.toString('utf8')) as unknown,
       timestamp: record.timestamp,
       headers,
+      ...(replayed && Number.isInteger(replayedFrom) && { replayOf: { offset: replayedFrom } }),
     };
   }
 

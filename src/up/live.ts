@@ -1,5 +1,5 @@
 import { takeSnapshot, type Snapshot, type SnapshotSource } from './snapshot.ts';
-import { renderJsonLine, renderTable, renderTitle, viewRows, type ViewFlags } from './view.ts';
+import { renderJsonLine, renderStreamTable, renderTable, renderTitle, viewRows, type ViewFlags } from './view.ts';
 
 export interface LiveViewOptions extends ViewFlags {
   /** Redraw a table in place (a terminal) or print one JSON line per reading. */
@@ -9,7 +9,7 @@ export interface LiveViewOptions extends ViewFlags {
   write: (text: string) => void;
 }
 
-/** Reads and shows the consumers until `stop()`; a reading never overlaps the previous one. */
+/** Reads and shows the consumers (and the stream groups' lag) until `stop()`; a reading never overlaps the previous one. */
 export function startLiveView(source: SnapshotSource, options: LiveViewOptions): { stop(): void } {
   let previous: Snapshot | undefined;
   let drawnLines = 0;
@@ -21,13 +21,14 @@ export function startLiveView(source: SnapshotSource, options: LiveViewOptions):
     const rows = viewRows(snapshot, previous);
     previous = snapshot;
     if (options.tty) {
-      const lines = [renderTitle(snapshot.at, options), ...renderTable(rows)];
+      const streams = snapshot.streams === undefined ? [] : ['', ...renderStreamTable(snapshot.streams)];
+      const lines = [renderTitle(snapshot.at, options), ...renderTable(rows), ...streams];
       // Move up over the previous drawing and clear it, then draw again.
       const rewind = drawnLines > 0 ? `\x1b[${drawnLines}F\x1b[J` : '';
       options.write(`${rewind}${lines.join('\n')}\n`);
       drawnLines = lines.length;
     } else {
-      options.write(`${renderJsonLine(snapshot.at, rows, options)}\n`);
+      options.write(`${renderJsonLine(snapshot.at, rows, options, snapshot.streams)}\n`);
     }
     schedule();
   };

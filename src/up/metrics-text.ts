@@ -1,6 +1,7 @@
 /**
  * Pure: the worker counters `warren up` shows, read from the Prometheus
- * text that a worker's `/metrics` serves (src/worker/metrics.ts names).
+ * text that a worker's `/metrics` serves (src/worker/metrics.ts names), and
+ * the stream groups' lag, read from the producer's (stream-lag-metrics.ts).
  */
 
 export interface ConsumerCounters {
@@ -41,6 +42,47 @@ export function parseWorkerMetrics(text: string): Map<string, ConsumerCounters> 
     byConsumer.set(consumer, counters);
   }
   return byConsumer;
+}
+
+/** One consumer group's lag on one stream, per partition and summed. */
+export interface StreamGroupLag {
+  stream: string;
+  group: string;
+  /** Sum over the partitions the group has committed on. */
+  lag: number;
+  /** The partition that lags most. */
+  worst: { partition: number; lag: number };
+  /** Per partition, in partition order. */
+  partitions: Array<{ partition: number; lag: number }>;
+}
+
+/** What the producer's `/metrics` says about stream lag: unknown while its last poll failed. */
+export type StreamLagReading = { ok: true; groups: StreamGroupLag[] } | { ok: false; reason: string };
+
+export function parseStreamLag(text: string): StreamLagReading {
+  const byGroup = new Map<string, StreamGroupLag>();
+  let up: number | undefined;
+  for (const line of text.split('\n')) {
+    const sample = parseSample(line);
+    if (sample === undefined) continue;
+    if (sample.name === 'warren_stream_lag_poll_up') up = sample.value;
+    if (sample.name !== 'warren_stream_group_lag') continue;
+    const stream = sample.labels.get('stream');
+    const group = sample.labels.get('group');
+    const partition = Number(sample.labels.get('partition'));
+    if (stream === undefined || group === undefined || !Number.isInteger(partition)) continue;
+    const key = JSON.stringify([stream, group]);
+    const entry = byGroup.get(key) ?? { stream, group, lag: 0, worst: { partition, lag: sample.value }, partitions: [] };
+    entry.lag += sample.value;
+    entry.partitions.push({ partition, lag: sample.value });
+    if (sample.value > entry.worst.lag) entry.worst = { partition, lag: sample.value };
+    byGroup.set(key, entry);
+  }
+  if (up === undefined) return { ok: false, reason: 'the producer exports no stream lag' };
+  if (up === 0) return { ok: false, reason: 'the last read of the stream offsets failed (see the producer log)' };
+  const groups = [...byGroup.values()].sort((a, b) => a.stream.localeCompare(b.stream) || a.group.localeCompare(b.group));
+  for (const group of groups) group.partitions.sort((a, b) => a.partition - b.partition);
+  return { ok: true, groups };
 }
 
 interface Sample {

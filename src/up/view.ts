@@ -1,3 +1,4 @@
+import type { StreamLagReading } from './metrics-text.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /**
@@ -58,6 +59,27 @@ export function renderTable(rows: readonly ViewRow[]): string[] {
   return [line(COLUMNS), ...cells.map(line)];
 }
 
+const STREAM_COLUMNS = ['STREAM', 'GROUP', 'LAG', 'WORST', 'PER PARTITION'] as const;
+
+/** The stream groups' lag under the consumers: total, worst partition, and each partition as `p:lag`. */
+export function renderStreamTable(streams: StreamLagReading): string[] {
+  if (!streams.ok) return [`streams: lag unknown — ${streams.reason}`];
+  if (streams.groups.length === 0) return ['streams: no group lag (no group has committed yet, or the producer has no DATABASE_URL)'];
+  const cells = streams.groups.map((group) => [
+    group.stream,
+    group.group,
+    String(group.lag),
+    `p${group.worst.partition}: ${group.worst.lag}`,
+    group.partitions.map((p) => `${p.partition}:${p.lag}`).join(' '),
+  ]);
+  const widths = STREAM_COLUMNS.map((title, i) => Math.max(title.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (values: readonly string[]) =>
+    values
+      .map((value, i) => (i === values.length - 1 ? value : i === 2 ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0)))
+      .join('  ');
+  return [line(STREAM_COLUMNS), ...cells.map(line)];
+}
+
 /** What the view says about the session besides the consumers. */
 export interface ViewFlags {
   /** The producer runs without API tokens: every route is open. */
@@ -70,6 +92,6 @@ export function renderTitle(at: number, flags: ViewFlags, time: (at: number) => 
   return `warren up — ${time(at)} — Ctrl-C stops everything${warning}`;
 }
 
-export function renderJsonLine(at: number, rows: readonly ViewRow[], flags: ViewFlags): string {
-  return JSON.stringify({ at: new Date(at).toISOString(), insecure: flags.insecure, consumers: rows });
+export function renderJsonLine(at: number, rows: readonly ViewRow[], flags: ViewFlags, streams?: StreamLagReading): string {
+  return JSON.stringify({ at: new Date(at).toISOString(), insecure: flags.insecure, consumers: rows, ...(streams !== undefined && { streams }) });
 }

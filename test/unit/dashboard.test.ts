@@ -38,7 +38,8 @@ const Dashboard = z.object({
 });
 
 function registeredMetricNames(): Set<string> {
-  const producer = createMetrics({} as BrokerConnection, {} as ConfirmPublisher, { plan: { consumers: [] }, read: async () => [] });
+  // With a stream lag source, as a producer whose topology has streams.
+  const producer = createMetrics({} as BrokerConnection, {} as ConfirmPublisher, { plan: { consumers: [] }, read: async () => [] }, { read: async () => [] });
   const worker = new WorkerMetrics();
   return new Set([...producer.registry.getMetricsAsArray(), ...worker.registry.getMetricsAsArray()].map((metric) => metric.name));
 }
@@ -95,6 +96,7 @@ describe('the Grafana dashboard', () => {
       'warren_worker_retried_total',
       'warren_worker_dead_lettered_total',
       'warren_worker_handler_duration_seconds',
+      'warren_stream_group_lag',
     ]) {
       expect(used).toContain(name);
     }

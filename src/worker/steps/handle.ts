@@ -1,5 +1,5 @@
 import type { JobContext, WorkerDefinition } from '../define.ts';
-import { DeadlineQueue } from '../deadlines.ts';
+import { DeadlineQueue } from '../../deadline-queue.ts';
 import type { Step } from '../pipeline.ts';
 import type { JobState } from '../context.ts';
 import { HandlerTimeoutError, ReleasedError } from '../errors.ts';

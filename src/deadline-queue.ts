@@ -1,8 +1,10 @@
 /**
- * Handler deadlines of one consumer in one structure with one timer. All
- * jobs of a consumer share `timeoutMs`, so deadlines expire in the order the
- * jobs started: a Set (insertion-ordered, O(1) delete) is the whole queue,
- * and only its head needs a timer.
+ * Deadlines that all share one `timeoutMs` (a consumer's handler timeout,
+ * a publisher's confirm timeout) in one structure with one timer: they
+ * expire in the order they started, so a Set (insertion-ordered, O(1)
+ * delete) is the whole queue, and only its head needs a timer. A timer per
+ * job or publish costs a timer-list insert and a clear each, measurable at
+ * thousands per second.
  */
 export interface Deadline {
   /** Called once, when the deadline passes or everything is expired at once. */

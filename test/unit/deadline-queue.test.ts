@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineQueue } from '../../src/worker/deadlines.ts';
+import { DeadlineQueue } from '../../src/deadline-queue.ts';
 import { handleStep } from '../../src/worker/steps/handle.ts';
 import { HandlerTimeoutError } from '../../src/worker/errors.ts';
 import type { JobState } from '../../src/worker/context.ts';
