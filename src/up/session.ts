@@ -116,6 +116,8 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
       port: options.port,
       apiTokens,
       insecure: options.insecure === true,
+      // The group tables the workers use (the demo's are its own), for the producer's stream lag.
+      ...(env.WARREN_STREAM_TABLE_PREFIX !== undefined && { streamTablePrefix: env.WARREN_STREAM_TABLE_PREFIX }),
       logger: pino({ name: 'warren-producer', level: logLevel }, pino.destination({ dest: join(logDir, 'producer.log'), sync: false })),
     });
     cleanups.push(() => producer.close());
