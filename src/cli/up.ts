@@ -62,13 +62,14 @@ export function registerUpCommands(program: Command): void {
 
   program
     .command('demo')
-    .description('run the reference order bus end to end in a fresh vhost: orders over REST, poison and flaky ones, drain, check, summary')
-    .requiredOption('--topology <file>', 'topology file (the reference scenario: topology/orders.yaml)')
+    .description('run the reference order bus end to end in a fresh vhost: orders over REST, poison and flaky ones, drain, check, summary; on a topology with streams (topology/orders-stream.yaml): order events, the consumer groups, exactly-once check, a replay of one group')
+    .requiredOption('--topology <file>', 'topology file (the reference scenario: topology/orders.yaml, or topology/orders-stream.yaml as a log)')
     .option('--orders <n>', 'orders to create', parseCount('--orders'), 3000)
-    .option('--poison <n>', 'poison orders among them (end in the fraud-audit DLQ)', parseCount('--poison'), 5)
-    .option('--timeout <s>', 'how long to wait for every queue to drain', parseCount('--timeout'), 180)
+    .option('--poison <n>', 'poison orders among them (end in the fraud-audit DLQ; queue demo only)', parseCount('--poison'), 5)
+    .option('--timeout <s>', 'how long to wait for every queue to drain (streams: for the groups to commit everything)', parseCount('--timeout'), 180)
+    .option('--replay-group <group>', 'streams: the consumer group reset to a few seconds ago and replayed (default: analytics)')
     .option('--keep', 'keep the demo vhost (to look at it, or replay its DLQ) instead of deleting it')
-    .action(async (flags: { topology: string; orders: number; poison: number; timeout: number; keep?: boolean }) => {
+    .action(async (flags: { topology: string; orders: number; poison: number; timeout: number; keep?: boolean; replayGroup?: string }) => {
       const result = await runDemo({
         topologyFile: flags.topology,
         orders: flags.orders,
@@ -79,6 +80,7 @@ export function registerUpCommands(program: Command): void {
         out: (text) => process.stdout.write(text),
         say: (line) => process.stderr.write(`${line}\n`),
         tty: process.stderr.isTTY === true,
+        ...(flags.replayGroup !== undefined && { replayGroup: flags.replayGroup }),
       });
       if (!result.ok) throw new CliExit(EXIT.failure, `warren demo: ${result.problems.length} check(s) failed:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
     });

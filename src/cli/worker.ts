@@ -1,33 +1,48 @@
 import type { Command } from 'commander';
 import { TopologyError } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { runWorkers, WorkerModuleError, type Worker } from '../worker/index.ts';
+import { loadConfig } from '../config.ts';
+import { MissingSettingError, startWorkerSet, WorkerModuleError, type RunningWorkerSet } from '../worker/index.ts';
 import { CliExit, EXIT } from './exit.ts';
 
 interface WorkerFlags {
   topology: string;
   metricsPort: string;
   shutdownTimeout: string;
+  tablePrefix: string;
 }
 
-/** `warren worker <module|consumer-name>... --topology <file>`: runs workers until SIGTERM/SIGINT. */
+/**
+ * `warren worker <module|name>... --topology <file>`: runs job workers and
+ * stream group members until SIGTERM/SIGINT. A name resolves to
+ * `workers/<name>.ts`: a consumer's name, or `<stream>.<group>` for a group.
+ */
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run worker modules (paths, or consumer names resolved to workers/<name>.ts) until SIGTERM/SIGINT')
-    .argument('<modules...>', 'worker module paths or consumer names')
+    .description('run worker modules (paths, or names resolved to workers/<name>.ts: a consumer, or <stream>.<group> for a stream group) until SIGTERM/SIGINT')
+    .argument('<modules...>', 'worker module paths, consumer names or <stream>.<group> names')
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .option('--metrics-port <port>', 'HTTP port for /metrics and /healthz (0 = off)', process.env.WARREN_METRICS_PORT ?? '0')
     .option('--shutdown-timeout <ms>', 'time in-flight jobs get to finish on SIGTERM', '10000')
+    .option('--table-prefix <prefix>', 'table prefix of the stream groups\' member and offset tables (also WARREN_STREAM_TABLE_PREFIX)', process.env.WARREN_STREAM_TABLE_PREFIX ?? 'warren_')
     .action(async (modules: string[], flags: WorkerFlags) => {
       const metricsPort = integerFlag('--metrics-port', flags.metricsPort);
       const shutdownTimeoutMs = integerFlag('--shutdown-timeout', flags.shutdownTimeout);
       const logger = createLogger('warren-worker');
-      let worker: Worker;
+      let worker: RunningWorkerSet;
       try {
-        worker = await runWorkers({ topology: flags.topology, workers: modules, metricsPort, shutdownTimeoutMs, logger });
+        worker = await startWorkerSet({
+          topology: flags.topology,
+          workers: modules,
+          metricsPort,
+          shutdownTimeoutMs,
+          logger,
+          databaseUrl: loadConfig().databaseUrl,
+          streamTablePrefix: flags.tablePrefix,
+        });
       } catch (error) {
-        if (error instanceof WorkerModuleError || error instanceof RangeError) throw new CliExit(EXIT.invalid, error.message);
+        if (error instanceof WorkerModuleError || error instanceof MissingSettingError || error instanceof RangeError) throw new CliExit(EXIT.invalid, error.message);
         if (error instanceof TopologyError) throw error;
         throw error;
       }
@@ -36,7 +51,7 @@ export function registerWorkerCommand(program: Command): void {
 }
 
 /** Resolves once a SIGTERM/SIGINT has stopped the worker gracefully. */
-function untilSignal(worker: Worker, shutdownTimeoutMs: number): Promise<void> {
+function untilSignal(worker: RunningWorkerSet, shutdownTimeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.removeListener('SIGTERM', onSignal);

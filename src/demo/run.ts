@@ -6,7 +6,10 @@ import type { ConsumerPlan } from '../topology/plan.ts';
 import { fallbackAllowed } from '../broker/find-broker.ts';
 import { takeSnapshot, type Snapshot } from '../up/snapshot.ts';
 import { startUp, type UpSession } from '../up/session.ts';
+import { loadTopology } from '../topology/load.ts';
 import { buildOrderMix, SCENARIO, type DemoOrder } from './orders.ts';
+import { interruption, progressLine } from './progress.ts';
+import { isStreamScenario, runStreamDemo } from './stream-run.ts';
 import { expectedDeliveries } from './routing.ts';
 import { removeDemoRows } from './postgres-rows.ts';
 import { sendJobs } from './send.ts';
@@ -16,7 +19,9 @@ import { checkDemo, type ConsumerOutcome, type DemoFacts } from './verify.ts';
 /**
  * `warren demo`: `up` in a fresh vhost, orders through the REST API, wait
  * until every queue is drained, check the counts, print the summary, and
- * clean up (the vhost, the broker if we started one).
+ * clean up (the vhost, the broker if we started one). A topology whose
+ * orders are events on a stream (topology/orders-stream.yaml) runs the
+ * stream demo instead (stream-run.ts).
  */
 export interface DemoOptions {
   topologyFile: string;
@@ -32,6 +37,8 @@ export interface DemoOptions {
   say: (line: string) => void;
   /** Progress redrawn on one line (a terminal) or printed every few seconds. */
   tty: boolean;
+  /** Stream demo: the group it replays. @defaultValue analytics (else the first group running) */
+  replayGroup?: string;
 }
 
 export interface DemoResult {
@@ -40,6 +47,7 @@ export interface DemoResult {
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  if (isStreamScenario((await loadTopology(options.topologyFile)).plan)) return runStreamDemo(options);
   const id = randomBytes(3).toString('hex');
   // Listening from the start: a Ctrl-C while starting must still stop the
   // workers and a broker we started, once they are up.
@@ -227,36 +235,4 @@ async function collectFacts(
     consumers,
     drained: input.drained,
   };
-}
-
-/** On a terminal, one line rewritten in place; otherwise a line every 3 s (and the final one). */
-function progressLine(options: DemoOptions): (text: string, final?: boolean) => void {
-  let last = 0;
-  return (text, final = false) => {
-    if (options.tty) {
-      process.stderr.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
-      return;
-    }
-    if (final || Date.now() - last >= 3_000) {
-      last = Date.now();
-      options.say(text);
-    }
-  };
-}
-
-/** Ctrl-C during the demo ends the wait early; the demo still cleans up and reports. */
-function interruption(): { happened: boolean; dispose(): void } {
-  const state = {
-    happened: false,
-    dispose: () => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    },
-  };
-  const onSignal = () => {
-    state.happened = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return state;
 }

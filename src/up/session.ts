@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,9 @@ import { logTail, WorkerProcess } from './worker-process.ts';
 /**
  * `warren up` without the terminal: find a broker, apply the topology,
  * start the HTTP producer (in this process: one fewer Node runtime on a
- * small machine) and one child process per example worker. `warren demo`
+ * small machine) and one child process per example worker: a consumer's
+ * `workers/<consumer>.ts`, and for each stream of the topology every
+ * `workers/<stream>.<group>.ts` (a consumer group member). `warren demo`
  * builds on the same session.
  */
 export interface UpOptions {
@@ -114,10 +116,13 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
       port: options.port,
       apiTokens,
       insecure: options.insecure === true,
+      // The group tables the workers use (the demo's are its own), for the producer's stream lag.
+      ...(env.WARREN_STREAM_TABLE_PREFIX !== undefined && { streamTablePrefix: env.WARREN_STREAM_TABLE_PREFIX }),
       logger: pino({ name: 'warren-producer', level: logLevel }, pino.destination({ dest: join(logDir, 'producer.log'), sync: false })),
     });
     cleanups.push(() => producer.close());
-    options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues, /openapi.json)`);
+    const events = (plan.events ?? []).length > 0 ? ', POST /v1/events/{eventType}, GET /v1/streams' : '';
+    options.say(`producer: ${producer.url} (POST /v1/jobs/{jobType}, GET /v1/queues${events}, /openapi.json)`);
     options.say(`console: ${producer.url}/console  (sign in with the admin token)`);
     if (token !== undefined) options.say(`admin token for this run: ${token}  (Authorization: Bearer ${token})`);
     if (producer.insecure) options.say(`!! producer INSECURE: no API tokens, every route (DLQ replay included) is open to whoever reaches ${producer.url}`);
@@ -178,24 +183,48 @@ async function startWorkers(
     if (!found) skipped.push({ consumer: consumer.name, reason: `no worker module workers/${consumer.name}.ts` });
     return found;
   });
+  const names = [...withModule.map((consumer) => consumer.name), ...streamGroupWorkers(plan, spec.cwd)];
   const started = await Promise.allSettled(
-    withModule.map((consumer) =>
+    names.map((name) =>
       WorkerProcess.start({
-        consumer: consumer.name,
+        consumer: name,
         topologyFile: spec.topologyFile,
         env: spec.env,
-        logFile: join(spec.logDir, `${consumer.name}.log`),
+        logFile: join(spec.logDir, `${name}.log`),
         cwd: spec.cwd,
       }),
     ),
   );
   const workers: WorkerProcess[] = [];
   started.forEach((result, index) => {
-    const consumer = withModule[index]?.name ?? '?';
+    const consumer = names[index] ?? '?';
     if (result.status === 'fulfilled') workers.push(result.value);
     else skipped.push({ consumer, reason: startFailure(result.reason, join(spec.logDir, `${consumer}.log`)) });
   });
   return { workers, skipped };
+}
+
+/**
+ * `<stream>.<group>` for every `workers/<stream>.<group>.ts` of a stream in
+ * the topology (the name `warren worker` resolves back to that file). Groups
+ * are defined in code, not in the topology: the files are the list.
+ */
+export function streamGroupWorkers(plan: TopologyPlan, cwd: string): string[] {
+  const streams = plan.streams ?? [];
+  if (streams.length === 0) return [];
+  let files: string[];
+  try {
+    files = readdirSync(join(cwd, 'workers'));
+  } catch {
+    return [];
+  }
+  return streams.flatMap((stream) =>
+    files
+      .filter((file) => file.startsWith(`${stream.name}.`) && file.endsWith('.ts') && !file.endsWith('.d.ts'))
+      .map((file) => file.slice(0, -'.ts'.length))
+      .filter((name) => name.length > stream.name.length + 1)
+      .sort(),
+  );
 }
 
 /** The worker's own last error line says why (e.g. "needs DATABASE_URL"); the full log stays on disk. */

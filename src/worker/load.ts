@@ -1,13 +1,17 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { StreamWorkerDefinition } from '../streams/stream-worker.ts';
 import { isWorkerDefinition, type WorkerDefinition } from './define.ts';
 
 /**
  * `warren worker` arguments → worker definitions. An argument that looks
  * like a path (has a `/` or a file extension) is a module path relative to
- * the working directory; anything else is a consumer name, resolved to
- * `workers/<name>.ts`. Each module default-exports `defineWorker(...)`.
+ * the working directory; anything else is a name, resolved to
+ * `workers/<name>.ts`: a consumer's name for a job worker, `<stream>.<group>`
+ * for a stream group (`order-log.inventory` → `workers/order-log.inventory.ts`),
+ * so a group never collides with a job consumer of the same name. A module
+ * default-exports `defineWorker(...)` or `defineStreamWorker(...)`.
  */
 export function resolveWorkerModule(spec: string, cwd = process.cwd()): string {
   const looksLikePath = spec.includes('/') || /\.[cm]?[jt]s$/.test(spec);
@@ -25,14 +29,40 @@ export function resolveWorkerModule(spec: string, cwd = process.cwd()): string {
   return found;
 }
 
+/** The file name `warren worker` resolves a stream group's name to: `<stream>.<group>`. */
+export function streamWorkerName(stream: string, group: string): string {
+  return `${stream}.${group}`;
+}
+
+/** A job worker module (`defineWorker`) only: what `runWorkers`, `doctor` and the testing helper run. */
 export async function loadWorkerModule(spec: string, cwd = process.cwd()): Promise<WorkerDefinition> {
+  const loaded = await loadAnyWorkerModule(spec, cwd);
+  if (loaded.kind !== 'job') {
+    throw new WorkerModuleError(`${spec}: a stream worker (defineStreamWorker): run it with \`warren worker\` or startStreamWorker, not as a job worker`);
+  }
+  return loaded.definition;
+}
+
+export type LoadedWorkerModule = { kind: 'job'; spec: string; definition: WorkerDefinition } | { kind: 'stream'; spec: string; definition: StreamWorkerDefinition };
+
+/** A job worker (`defineWorker`) or a stream group member (`defineStreamWorker`). */
+export async function loadAnyWorkerModule(spec: string, cwd = process.cwd()): Promise<LoadedWorkerModule> {
   const file = resolveWorkerModule(spec, cwd);
   if (TYPESCRIPT_MODULE.test(file)) await ensureTypeScriptLoader();
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  if (!isWorkerDefinition(module.default)) {
-    throw new WorkerModuleError(`${spec}: the module must default-export defineWorker({...})`);
-  }
-  return module.default;
+  if (isWorkerDefinition(module.default)) return { kind: 'job', spec, definition: module.default };
+  if (isStreamWorkerDefinition(module.default)) return { kind: 'stream', spec, definition: module.default };
+  throw new WorkerModuleError(`${spec}: the module must default-export defineWorker({...}) or defineStreamWorker({...})`);
+}
+
+/**
+ * defineStreamWorker returns the definition itself (no brand, and its module
+ * is not ours to change): recognised by shape.
+ */
+export function isStreamWorkerDefinition(value: unknown): value is StreamWorkerDefinition {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<Record<keyof StreamWorkerDefinition, unknown>>;
+  return typeof candidate.stream === 'string' && typeof candidate.group === 'string' && typeof candidate.handleBatch === 'function';
 }
 
 const TYPESCRIPT_MODULE = /\.[cm]?ts$/;

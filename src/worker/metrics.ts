@@ -85,7 +85,7 @@ export interface HealthReport {
 }
 
 /** `/metrics` (Prometheus text) and `/healthz` (200 while healthy, else 503 saying why), on all interfaces unless told otherwise. */
-export async function startMetricsServer(metrics: WorkerMetrics, port: number, health: () => HealthReport, host = '0.0.0.0'): Promise<Server> {
+export async function startMetricsServer(metrics: { registry: Pick<Registry, 'metrics' | 'contentType'> }, port: number, health: () => HealthReport, host = '0.0.0.0'): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
