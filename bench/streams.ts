@@ -9,7 +9,7 @@
  *
  * Run alone: `node --import tsx bench/streams.ts [--quick]`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { connect, type ConsumeMessage } from 'amqplib';
 import pg from 'pg';
 import { createJobClient } from '../src/client/index.ts';
@@ -49,7 +49,12 @@ async function warrenPublish(url: string, plan: TopologyPlan, count: number): Pr
   }
 }
 
-async function rawPublish(url: string, count: number): Promise<number> {
+/**
+ * `sameMessage`: the raw side sends what a warren event carries (content
+ * type, message id, type, timestamp, the key header), so the ratio is
+ * warren's own cost; without it, the bare minimum a raw publisher can send.
+ */
+async function rawPublish(url: string, count: number, sameMessage = false): Promise<number> {
   const connection = await connect(url);
   try {
     const channel = await connection.createConfirmChannel();
@@ -58,8 +63,11 @@ async function rawPublish(url: string, count: number): Promise<number> {
       await Promise.all(
         Array.from({ length: Math.min(WINDOW, count - i) }, (_, j) => {
           const key = `k-${(i + j) % 1000}`;
+          const properties = sameMessage
+            ? { contentType: 'application/json', messageId: randomUUID(), type: 'bench.event', timestamp: Math.floor(Date.now() / 1000), headers: { 'x-warren-ordering-key': key } }
+            : {};
           return new Promise<void>((resolve, reject) =>
-            channel.publish('bench-log', `p${partitionOf(key, PARTITIONS)}`, Buffer.from(JSON.stringify({ key, n: i + j })), { persistent: true, mandatory: true }, (error) =>
+            channel.publish('bench-log', `p${partitionOf(key, PARTITIONS)}`, Buffer.from(JSON.stringify({ key, n: i + j })), { persistent: true, mandatory: true, ...properties }, (error) =>
               error ? reject(error) : resolve(),
             ),
           );
@@ -158,7 +166,13 @@ export async function benchStreams(options: { count: number }): Promise<BenchRow
       const rawPub = await rawPublish(url, options.count);
       progress(`streams: warren publishEvent, ${options.count} events`);
       const warrenPub = await warrenPublish(url, plan, options.count);
+      progress(`streams: raw amqplib publish of the same messages (id, type, timestamp, key header), ${options.count} events`);
+      const rawSamePub = await rawPublish(url, options.count, true);
       rows.push(throughputRow('streams', `publish events with confirms, ${PARTITIONS} partitions, ${WINDOW} in flight`, warrenPub, rawPub));
+      rows.push({
+        ...throughputRow('streams', `publish events, raw sending the same properties and key header`, warrenPub, rawSamePub),
+        note: '(the ratio left is warren: validation, partition, id, confirm tracking)',
+      });
       const total = options.count * 2;
       progress(`streams: raw amqplib consume of ${total} records, prefetch ${PREFETCH}, acks every ${BATCH}`);
       const rawCon = await rawConsume(url, total);
