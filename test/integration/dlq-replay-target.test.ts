@@ -5,7 +5,7 @@ import { parseSelection } from '../../src/dlq/filter.ts';
 import { ReplayPublisher } from '../../src/dlq/replay-publisher.ts';
 import { replayRouteFor } from '../../src/dlq/replay-target.ts';
 import { replayDeadLetters } from '../../src/dlq/replay.ts';
-import { HEADERS } from '../../src/message/headers.ts';
+import { HEADERS, jobHeaders } from '../../src/message/headers.ts';
 import { declarePlanAt } from '../../src/topology/declare.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 import { createOrdersScenario, depth, drain, fillQueue, peekIds, publishToDlx, runWarren, type DeadLetterSpec, type DlqScenario } from './dlq-fixtures.ts';
@@ -191,7 +191,8 @@ function publishJob(s: DlqScenario, id: string, orderingKey: string): void {
     contentType: 'application/json',
     messageId: id,
     type: 'order.created',
-    headers: { [HEADERS.orderingKey]: orderingKey, [HEADERS.attempt]: 1 },
+    // As the job client writes it: the plan's shard counts (payments: 4) pick the shard.
+    headers: jobHeaders({ exchange: 'orders', routingKey: 'order.created', orderingKey, shardCounts: s.plan.jobs.find((job) => job.type === 'order.created')?.shardCounts, now: new Date() }),
   });
 }
 
