@@ -116,7 +116,7 @@ describe('dlq replay targets on the reference topology', () => {
     await purgeAll(s.connection, workQueues);
   });
 
-  it('a deleted target (work queue or hash exchange) fails each message with its reason, keeps them all, and works again once declared', async () => {
+  it('a deleted target (work queue or shard exchange) fails each message with its reason, keeps them all, and works again once declared', async () => {
     await publishToDlx(s.channel, Array.from({ length: 5 }, (_, i) => ({ id: `w-${i}`, consumer: 'warehouse' })));
     await publishToDlx(s.channel, Array.from({ length: 5 }, (_, i) => ({ id: `p-${i}`, consumer: 'payments', orderingKey: `pk-${i}` })));
     const admin = await s.connection.createChannel();
@@ -137,7 +137,7 @@ describe('dlq replay targets on the reference topology', () => {
     await purgeAll(s.connection, workQueues);
   });
 
-  it('the hash exchange deleted mid-pass (404 closes the publishing channel): the pass goes on with a fresh channel and loses nothing', async () => {
+  it('the shard exchange deleted mid-pass (404 closes the publishing channel): the pass goes on with a fresh channel and loses nothing', async () => {
     const count = 200;
     await fillQueue(s.channel, 'payments.dlq', count, (i) => ({ id: `mid-${i}`, consumer: 'payments', orderingKey: `mk-${i}` }));
     const urls = [s.vhost.url];
