@@ -33,7 +33,7 @@ import { assertDeadLetterQueue } from './target.ts';
  *   no key), and for keyed records published by warren both agree, since a
  *   stream's partition count never changes.
  * - `to` (explicit) → that queue, if it is a queue of the topology and not a
- *   shard queue (a shard queue bypasses the hash exchange and its per-key
+ *   shard queue (a shard queue bypasses the shard exchange and its per-key
  *   order) nor a stream partition (every group of the stream would apply the
  *   copy); `force` skips that check, and is the only way without a topology.
  */
