@@ -65,7 +65,8 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
   const management = new ManagementClient(managementUrl);
   const vhost = targetVhost(plan, amqpUrls);
   const streamTablePrefix = input.streamTablePrefix ?? config.streamTablePrefix;
-  const streamContext = { plan, amqpUrls, databaseUrl: config.databaseUrl, ...(streamTablePrefix !== undefined && { tablePrefix: streamTablePrefix }) };
+  const databaseUrl = input.databaseUrl ?? config.databaseUrl;
+  const streamContext = { plan, amqpUrls, databaseUrl, ...(streamTablePrefix !== undefined && { tablePrefix: streamTablePrefix }) };
   const streamLag = (plan.streams ?? []).length > 0 ? { read: () => streamsOverview(streamContext) } : undefined;
   const metrics = createMetrics(connection, publisher, { plan, read: () => queueLag(management, plan, vhost) }, streamLag);
   const history = resolveHistory(input.history, { logger, registry: metrics.registry });
@@ -86,7 +87,7 @@ export async function startProducer(input: ProducerSource & ProducerOptions): Pr
     retryAfterSeconds: input.retryAfterSeconds ?? PRODUCER_DEFAULTS.retryAfterSeconds,
     insecure,
     host,
-    databaseUrl: config.databaseUrl,
+    databaseUrl,
     ...(streamTablePrefix !== undefined && { streamTablePrefix }),
     history: history?.handle,
   });

@@ -37,6 +37,8 @@ export interface ProducerOptions {
    * handle) turn it on, `false` off. @defaultValue on when `WARREN_HISTORY_URL` is set
    */
   history?: HistorySetting;
+  /** PostgreSQL of the stream consumer groups (for `/v1/streams` and the stream lag metrics). @defaultValue `DATABASE_URL` */
+  databaseUrl?: string | undefined;
   /**
    * Table-name prefix of the stream consumer groups' tables in `DATABASE_URL`
    * (as the members' `tablePrefix`), read by `/v1/streams` and the stream lag

@@ -13,6 +13,7 @@ import { FencedError } from './errors.ts';
 import { groupDeadLetterQueue, replayedForGroup, STREAM_HEADERS } from './group-dlq.ts';
 import { GroupStore, type GroupKey, type OwnedPartition } from './group-store.ts';
 import type { StreamPlan } from './stream-plan.ts';
+import { brandStreamWorker } from './stream-worker-brand.ts';
 
 /**
  * Consumer groups on a partitioned stream. Every member of a group
@@ -96,7 +97,7 @@ export function defineStreamWorker<Payload = unknown>(definition: StreamWorkerDe
   if (definition.stream === '' || definition.group === '') throw new Error('a stream worker needs a stream and a group');
   const size = definition.batch?.size ?? 100;
   if (!Number.isInteger(size) || size < 1) throw new Error('batch.size must be a positive integer');
-  return definition;
+  return brandStreamWorker(definition);
 }
 
 export type StreamWorkerEvent =

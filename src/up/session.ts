@@ -116,7 +116,9 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
       port: options.port,
       apiTokens,
       insecure: options.insecure === true,
-      // The group tables the workers use (the demo's are its own), for the producer's stream lag.
+      // The PostgreSQL the workers were given (found by probing when DATABASE_URL is unset) and the
+      // group tables they use (the demo's are its own), for the producer's stream lag.
+      ...(services.postgres.available && { databaseUrl: services.postgres.url }),
       ...(env.WARREN_STREAM_TABLE_PREFIX !== undefined && { streamTablePrefix: env.WARREN_STREAM_TABLE_PREFIX }),
       logger: pino({ name: 'warren-producer', level: logLevel }, pino.destination({ dest: join(logDir, 'producer.log'), sync: false })),
     });

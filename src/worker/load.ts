@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StreamWorkerDefinition } from '../streams/stream-worker.ts';
+import { isStreamWorkerDefinition } from '../streams/stream-worker-brand.ts';
 import { isWorkerDefinition, type WorkerDefinition } from './define.ts';
 
 /**
@@ -43,6 +44,8 @@ export async function loadWorkerModule(spec: string, cwd = process.cwd()): Promi
   return loaded.definition;
 }
 
+export { isStreamWorkerDefinition };
+
 export type LoadedWorkerModule = { kind: 'job'; spec: string; definition: WorkerDefinition } | { kind: 'stream'; spec: string; definition: StreamWorkerDefinition };
 
 /** A job worker (`defineWorker`) or a stream group member (`defineStreamWorker`). */
@@ -53,16 +56,6 @@ export async function loadAnyWorkerModule(spec: string, cwd = process.cwd()): Pr
   if (isWorkerDefinition(module.default)) return { kind: 'job', spec, definition: module.default };
   if (isStreamWorkerDefinition(module.default)) return { kind: 'stream', spec, definition: module.default };
   throw new WorkerModuleError(`${spec}: the module must default-export defineWorker({...}) or defineStreamWorker({...})`);
-}
-
-/**
- * defineStreamWorker returns the definition itself (no brand, and its module
- * is not ours to change): recognised by shape.
- */
-export function isStreamWorkerDefinition(value: unknown): value is StreamWorkerDefinition {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Partial<Record<keyof StreamWorkerDefinition, unknown>>;
-  return typeof candidate.stream === 'string' && typeof candidate.group === 'string' && typeof candidate.handleBatch === 'function';
 }
 
 const TYPESCRIPT_MODULE = /\.[cm]?ts$/;

@@ -59,10 +59,11 @@ describe('stream worker modules', () => {
     }
   });
 
-  it('recognises defineStreamWorker results by shape, and nothing else', () => {
+  it('recognises defineStreamWorker results by their mark, and nothing else (not a look-alike object)', () => {
     const definition = defineStreamWorker({ stream: 'order-log', group: 'g', handleBatch: async () => undefined });
     expect(isStreamWorkerDefinition(definition)).toBe(true);
     expect(isStreamWorkerDefinition({ stream: 'order-log', group: 'g' })).toBe(false);
+    expect(isStreamWorkerDefinition({ stream: 'order-log', group: 'g', handleBatch: async () => undefined })).toBe(false);
     expect(isStreamWorkerDefinition(defineWorker({ consumer: 'c', handle: async () => undefined }))).toBe(false);
     expect(isStreamWorkerDefinition(undefined)).toBe(false);
   });
