@@ -26,3 +26,14 @@ export function rebalance(current: readonly Ownership[], liveMembers: readonly s
     return row.owner === owner ? [] : [{ partition: row.partition, owner, generation: row.generation + 1 }];
   });
 }
+
+/**
+ * A partition's row of a group as the store reads it: its ownership and the
+ * group's committed offset. Here, beside `Ownership`, and not in the store:
+ * the admin and metrics code that reads it must not pull the PostgreSQL
+ * client's types into warren's published declarations.
+ */
+export interface PartitionState extends Ownership {
+  committed: number | null;
+  updatedAt: Date | null;
+}

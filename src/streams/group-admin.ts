@@ -1,7 +1,8 @@
 import { StreamConnection } from '../broker/stream-consumer.ts';
 import { urlsForVhost } from '../broker/vhost.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
-import { GroupStore, type GroupKey, type PartitionState } from './group-store.ts';
+import type { PartitionState } from './assignment.ts';
+import { GroupStore, type GroupKey } from './group-store.ts';
 import { endOffset, firstOffset, offsetAtTime } from './positions.ts';
 import { committedBefore, type ResetTarget } from './reset-target.ts';
 import type { StreamPlan } from './stream-plan.ts';

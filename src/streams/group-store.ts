@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { checkoutClient, type CheckedOutClient } from '../postgres/checkout.ts';
-import { rebalance, type Ownership } from './assignment.ts';
+import { rebalance, type Ownership, type PartitionState } from './assignment.ts';
 import { FencedError } from './errors.ts';
 
 /**
@@ -45,11 +45,6 @@ export interface OwnedPartition {
   generation: number;
   /** Offset of the last record applied, or null. */
   committed: number | null;
-}
-
-export interface PartitionState extends Ownership {
-  committed: number | null;
-  updatedAt: Date | null;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*\.?[A-Za-z0-9_]*$/;

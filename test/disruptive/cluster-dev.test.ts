@@ -117,8 +117,11 @@ describe('warren dev cluster', () => {
     const managementUrls = first(live.managementUrls, node.managementUrl);
     await live.kill(node);
 
-    const nodes = (await new ManagementClient(managementUrls).get<Array<{ name: string; running: boolean }>>('/nodes')) ?? [];
-    expect(nodes.find((n) => n.name === node.nodeName)?.running).toBe(false);
+    // The API answers from a survivor at once (the dead node first in the list); the survivors
+    // mark the node down once they notice it gone, which under load takes a moment.
+    const management = new ManagementClient(managementUrls);
+    const runningOf = async () => ((await management.get<Array<{ name: string; running: boolean }>>('/nodes')) ?? []).find((n) => n.name === node.nodeName)?.running;
+    await expect.poll(runningOf, { timeout: 30_000, interval: 500 }).toBe(false);
 
     const connection = new BrokerConnection({ urls: amqpUrls, firstUrl: 0, name: 'after-loss' });
     try {
