@@ -15,8 +15,8 @@ export interface JobMessageInput {
 /**
  * Pure: a validated job → the AMQP message of DESIGN.md's conventions
  * (persistent JSON, message id = job id, type = job type, timestamp,
- * correlation id, `x-warren-*` headers including the ordering key that
- * sharded consumers' consistent-hash exchanges hash on).
+ * correlation id, `x-warren-*` headers including the ordering key and the
+ * `x-warren-shard-<N>` headers sharded consumers' shard exchanges route on).
  */
 export function buildJobMessage(input: JobMessageInput): OutgoingMessage {
   const { jobType } = input;
@@ -35,6 +35,7 @@ export function buildJobMessage(input: JobMessageInput): OutgoingMessage {
         exchange: jobType.exchange,
         routingKey: jobType.routingKey,
         orderingKey: input.orderingKey,
+        shardCounts: jobType.shardCounts,
         now: input.now,
       }),
     },

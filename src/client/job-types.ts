@@ -13,6 +13,8 @@ export interface JobType {
   orderingKey: string | undefined;
   /** `orderingKey` split on dots, e.g. `customer.id` → `['customer', 'id']`. */
   orderingKeyPath: readonly string[] | undefined;
+  /** The plan's shard counts: a job with an ordering key carries `x-warren-shard-<N>` for each. */
+  shardCounts: readonly number[];
   /** The payload's JSON Schema, as written in the topology. */
   jsonSchema: Record<string, unknown>;
   validator: z.ZodType;
@@ -32,6 +34,7 @@ export function buildJobTypes(jobs: readonly JobPlan[]): Map<string, JobType> {
       routingKey: job.routingKey,
       orderingKey: job.orderingKey,
       orderingKeyPath: job.orderingKey?.split('.'),
+      shardCounts: job.shardCounts ?? [],
       jsonSchema: job.payloadSchema,
       validator: z.fromJSONSchema(job.payloadSchema as Parameters<typeof z.fromJSONSchema>[0]),
       description: job.description,
@@ -44,7 +47,7 @@ export function buildJobTypes(jobs: readonly JobPlan[]): Map<string, JobType> {
 
 /**
  * Longest ordering key, in UTF-8 bytes. It travels as the
- * `x-warren-ordering-key` header that consistent-hash exchanges hash on;
+ * `x-warren-ordering-key` header (and picks the `x-warren-shard-<N>` headers);
  * AMQP would carry more, but a key is an id (customer, account), and the
  * bound keeps every header the producer writes within a short string.
  */

@@ -4,12 +4,15 @@ import type { BindingPlan, ExchangePlan, TopologyPlan } from '../topology/plan.t
  * Pure: which consumers a job type reaches, by following the plan's bindings
  * from the job's exchange (exchange-to-exchange too) the way RabbitMQ routes:
  * topic patterns, fanout, direct keys. A consistent-hash exchange picks one
- * of its queues, so it counts once for its consumer. Headers exchanges are
- * not followed (the demo's topology has none).
+ * of its queues, and so does a sharded consumer's shard exchange (a headers
+ * exchange on the shard the job client names), so each counts once for its
+ * consumer. Other headers exchanges are not followed (the demo's topology
+ * has none).
  */
 export function consumersReached(plan: TopologyPlan, exchange: string, routingKey: string): Set<string> {
   const exchanges = new Map(plan.exchanges.map((e) => [e.name, e]));
   const queueOwner = new Map(plan.consumers.flatMap((c) => c.queues.map((q) => [q, c.name] as const)));
+  const shardExchanges = new Set(plan.consumers.flatMap((c) => (c.shards === undefined ? [] : [c.shards.exchange])));
   const reached = new Set<string>();
   const visited = new Set<string>();
   const walk = (name: string) => {
@@ -17,7 +20,7 @@ export function consumersReached(plan: TopologyPlan, exchange: string, routingKe
     visited.add(name);
     const source = exchanges.get(name);
     if (source === undefined) return;
-    for (const binding of plan.bindings.filter((b) => b.source === name && routes(source, b, routingKey))) {
+    for (const binding of plan.bindings.filter((b) => b.source === name && (shardExchanges.has(name) || routes(source, b, routingKey)))) {
       if (binding.destinationType === 'exchange') walk(binding.destination);
       else {
         const owner = queueOwner.get(binding.destination);

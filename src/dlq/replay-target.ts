@@ -1,4 +1,4 @@
-import { HEADERS, type Headers } from '../message/headers.ts';
+import { HEADERS, shardHeaders, type Headers } from '../message/headers.ts';
 import { groupDeadLetterQueueOf, STREAM_HEADERS } from '../streams/group-dlq.ts';
 import { partitionRoutingKey } from '../streams/partition-hash.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
@@ -17,9 +17,12 @@ import { assertDeadLetterQueue } from './target.ts';
  * - `<consumer>.dlq` of a consumer with one work queue → that queue
  *   (default exchange, routing key = the queue): no other consumer bound to
  *   the job's origin exchange gets a copy.
- * - `<consumer>.dlq` of a sharded consumer → its own consistent-hash
- *   exchange, so each job lands on the shard its ordering key hashes to,
- *   exactly where a fresh publish of that key lands.
+ * - `<consumer>.dlq` of a sharded consumer → its own shard exchange, with
+ *   `x-warren-shard-<N>` computed again from the job's ordering key: each
+ *   job lands on the shard its key hashes to, exactly where a fresh publish
+ *   of that key lands. Recomputed, not read: a dead letter from before
+ *   warren picked shards has no such header, and one published with another
+ *   shard count carries a stale one.
  * - `<queue>.dlq` of a plain quorum queue → that queue.
  * - `<stream>.<group>.dlq` of a stream group → back into the stream (its
  *   direct exchange), each record to the partition it was read from
@@ -30,7 +33,7 @@ import { assertDeadLetterQueue } from './target.ts';
  *   no key), and for keyed records published by warren both agree, since a
  *   stream's partition count never changes.
  * - `to` (explicit) → that queue, if it is a queue of the topology and not a
- *   shard queue (a shard queue bypasses the hash exchange and its per-key
+ *   shard queue (a shard queue bypasses the shard exchange and its per-key
  *   order) nor a stream partition (every group of the stream would apply the
  *   copy); `force` skips that check, and is the only way without a topology.
  */
@@ -41,8 +44,8 @@ export interface ReplayRoute {
   owner?: string;
   /** Every consumer of the plan (to say "not in the topology"). */
   consumers?: readonly string[];
-  /** Sharded target: the header the hash exchange routes on; a message without it cannot be placed. */
-  hashHeader?: string;
+  /** Sharded target: its shard count; a message is placed by its ordering key, and one without a key cannot be. */
+  shards?: number;
   /** A stream group's DLQ: the group its records are replayed for, and the stream's partition count. */
   group?: { name: string; stream: string; partitions: number };
 }
@@ -67,13 +70,11 @@ export function replayRouteFor(plan: TopologyPlan | undefined, dlq: string, requ
   const consumer = plan.consumers.find((candidate) => candidate.deadLetter.queue === dlq);
   if (consumer !== undefined) {
     if (consumer.shards !== undefined) {
-      const exchange = consumer.shards.exchange;
-      const hashHeader = plan.exchanges.find((candidate) => candidate.name === exchange)?.arguments['hash-header'];
       return {
-        target: { kind: 'consumer', exchange, routingKey: '' },
+        target: { kind: 'consumer', exchange: consumer.shards.exchange, routingKey: '' },
         owner: consumer.name,
         consumers,
-        ...(typeof hashHeader === 'string' && { hashHeader }),
+        shards: consumer.shards.count,
       };
     }
     const workQueue = consumer.queues[0];
@@ -126,8 +127,8 @@ function explicitRoute(plan: TopologyPlan | undefined, dlq: string, to: string, 
  * - it says it was dead-lettered by another consumer (or one the topology
  *   no longer has) — it does not belong here, and its own consumer may be
  *   gone: it stays for a person to decide (`--to`);
- * - a sharded target, and it has no ordering key: the hash exchange could
- *   not place it on a shard;
+ * - a sharded target, and it has no ordering key: there is no shard to
+ *   place it on;
  * - a group's DLQ, and it says another group dead-lettered it, or it has no
  *   partition of the stream to go back to.
  */
@@ -138,8 +139,8 @@ export function refusalOf(route: ReplayRoute, headers: Headers | undefined): str
     const where = route.consumers?.includes(consumer) ? 'which has its own DLQ' : 'which is not in the topology';
     return `dead-lettered by consumer ${quote(consumer)} (${where}), not by ${quote(route.owner)} whose DLQ this is; not replayed (--to QUEUE sends it somewhere explicitly)`;
   }
-  if (route.hashHeader !== undefined && textOf(headers?.[route.hashHeader]) === undefined) {
-    return `no ${route.hashHeader} header: ${quote(route.target.exchange)} cannot place it on a shard`;
+  if (route.shards !== undefined && orderingKeyOf(headers) === undefined) {
+    return `no ${HEADERS.orderingKey} header: ${quote(route.target.exchange)} cannot place it on a shard`;
   }
   return undefined;
 }
@@ -168,13 +169,25 @@ function partitionOf(group: NonNullable<ReplayRoute['group']>, headers: Headers 
 /**
  * Where one message that `refusalOf` let through goes along `route`, and the
  * headers the route adds to the copy: a group's dead letter goes to its own
- * partition, marked for its group; anything else to the route's target as is.
+ * partition, marked for its group; a sharded consumer's to its key's shard
+ * (`x-warren-shard-<N>`, replacing any it carried); anything else to the
+ * route's target as is.
  */
 export function placementOf(route: ReplayRoute, headers: Headers | undefined): { routingKey: string; headers: Headers } {
+  if (route.shards !== undefined) {
+    const key = orderingKeyOf(headers);
+    if (key === undefined) throw new ReplayTargetError('placementOf: a refused message has no placement');
+    return { routingKey: route.target.routingKey, headers: shardHeaders(key, [route.shards]) };
+  }
   if (route.group === undefined) return { routingKey: route.target.routingKey, headers: {} };
   const partition = partitionOf(route.group, headers);
   if (partition === undefined) throw new ReplayTargetError('placementOf: a refused message has no placement');
   return { routingKey: partitionRoutingKey(partition), headers: { [STREAM_HEADERS.replayForGroup]: route.group.name } };
+}
+
+/** The ordering key a dead letter carries (a number as its text, as the worker reads it). */
+function orderingKeyOf(headers: Headers | undefined): string | undefined {
+  return textOf(headers?.[HEADERS.orderingKey]);
 }
 
 function textOf(value: unknown): string | undefined {

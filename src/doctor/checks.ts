@@ -1,5 +1,5 @@
 import { formatDuration } from '../duration.ts';
-import { REQUIRED_PLUGINS } from '../broker/private-node.ts';
+import { CONSISTENT_HASH_PLUGIN, MANAGEMENT_PLUGIN } from '../topology/plugins.ts';
 import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts } from './facts.ts';
 import { checkStreams, type StreamCheckOptions } from './stream-checks.ts';
 
@@ -27,7 +27,7 @@ export function runChecks(facts: BrokerFacts, streamOptions: StreamCheckOptions 
   return [
     ...checkVersions(facts),
     ...facts.nodes.flatMap(checkNodeRunning),
-    ...facts.nodes.flatMap(checkPlugins),
+    ...facts.nodes.flatMap((node) => checkPlugins(node, facts.neededPlugins)),
     ...facts.nodes.flatMap(checkAlarms),
     ...checkCluster(facts.nodes),
     ...checkPartitions(facts.nodes),
@@ -59,22 +59,36 @@ export function checkNodeRunning(node: NodeFacts): Finding[] {
   return node.running ? [] : [{ severity: 'problem', check: 'nodes', message: `node ${node.name} is not running` }];
 }
 
-export function checkPlugins(node: NodeFacts): Finding[] {
+/**
+ * `needed`: the topology's plugins (`pluginsNeededBy`). Without a topology
+ * only the management plugin is demanded; a missing consistent-hash plugin
+ * is then context, since only an x-consistent-hash exchange of the file
+ * needs it (sharded consumers do not).
+ */
+export function checkPlugins(node: NodeFacts, needed: readonly string[] | undefined): Finding[] {
   if (!node.running) return [];
   if (node.enabledPlugins === undefined) {
     return [{ severity: 'warning', check: 'plugins', message: `node ${node.name} did not list its plugins (statistics not collected yet)` }];
   }
-  const missing = REQUIRED_PLUGINS.filter((plugin) => !node.enabledPlugins?.includes(plugin));
-  if (missing.length === 0) return [];
-  return [
-    {
+  const missing = (needed ?? [MANAGEMENT_PLUGIN]).filter((plugin) => !node.enabledPlugins?.includes(plugin));
+  const findings: Finding[] = [];
+  if (missing.length > 0) {
+    findings.push({
       severity: 'problem',
       check: 'plugins',
       message: `node ${node.name} lacks ${missing.join(', ')}: run \`rabbitmq-plugins enable ${missing.join(' ')}\`${
-        missing.includes('rabbitmq_consistent_hash_exchange') ? ' (sharded, ordered consumers need the x-consistent-hash exchange)' : ''
+        missing.includes(CONSISTENT_HASH_PLUGIN) ? ' (the topology declares an x-consistent-hash exchange)' : ''
       }`,
-    },
-  ];
+    });
+  }
+  if (needed === undefined && !node.enabledPlugins.includes(CONSISTENT_HASH_PLUGIN)) {
+    findings.push({
+      severity: 'info',
+      check: 'plugins',
+      message: `node ${node.name} lacks ${CONSISTENT_HASH_PLUGIN}: needed only by an x-consistent-hash exchange a topology declares (pass --topology to check)`,
+    });
+  }
+  return findings;
 }
 
 export function checkAlarms(node: NodeFacts): Finding[] {

@@ -61,6 +61,8 @@ export interface BrokerFacts {
   workerTimeout: { ms: number; source: string };
   /** `undefined` when no topology file was given. */
   drift: DriftFacts | undefined;
+  /** The plugins the topology needs (`pluginsNeededBy`); absent without a topology file. */
+  neededPlugins?: string[];
   /** The topology's streams and their consumer groups; absent without a topology file or when it declares no streams. */
   streams?: StreamFacts;
 }

@@ -6,6 +6,7 @@ import { planTopology } from '../topology/apply.ts';
 import { targetVhost } from '../broker/vhost.ts';
 import { loadTopology } from '../topology/load.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
+import { pluginsNeededBy } from '../topology/plugins.ts';
 import { readConsumerTimeout } from './consumer-timeout.ts';
 import type { BrokerFacts, DriftFacts, NodeFacts, QueueFacts, StreamFacts } from './facts.ts';
 import { streamsOverview } from '../streams/group-admin.ts';
@@ -101,6 +102,7 @@ export async function inspect(target: DoctorTarget): Promise<Inspection> {
     queues,
     workerTimeout: target.workerTimeout,
     drift,
+    ...(plan !== undefined && { neededPlugins: pluginsNeededBy(plan) }),
     ...(streams !== undefined && { streams }),
   };
   return { facts, amqpUrl };

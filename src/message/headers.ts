@@ -1,3 +1,5 @@
+import { bucketOf } from './key-hash.ts';
+
 /**
  * The `x-warren-*` headers: the message conventions of DESIGN.md in one
  * place. Pure builders and readers, shared by the producer, the worker and
@@ -8,6 +10,12 @@ export const HEADERS = {
   /** 1 on first delivery; the worker's own count (never `x-death`, which RabbitMQ 3.13+ ignores from clients). */
   attempt: 'x-warren-attempt',
   orderingKey: 'x-warren-ordering-key',
+  /**
+   * `x-warren-shard-<N>`: the shard (0 … N-1, a decimal string) of the
+   * ordering key among N shards — see `shardHeaders`. The prefix; the name
+   * ends with the shard count.
+   */
+  shardPrefix: 'x-warren-shard-',
   /** ISO time the producer first accepted the job. */
   firstSeenAt: 'x-warren-first-seen-at',
   /** Where the job was first published, so a DLQ message can go back. */
@@ -45,11 +53,32 @@ export type DeadLetterReason = 'malformed' | 'invalid-payload' | 'non-retryable'
 export type HeaderValue = string | number | boolean | undefined;
 export type Headers = Record<string, unknown>;
 
+/** The header a sharded consumer of `shards` shards routes on: `x-warren-shard-<shards>`. */
+export function shardHeader(shards: number): string {
+  return `${HEADERS.shardPrefix}${shards}`;
+}
+
+/**
+ * The shard of `orderingKey` for each shard count: `x-warren-shard-<N>` =
+ * `stableHash(key) mod N` as a decimal string. warren picks the shard itself,
+ * so the key → shard mapping depends on nothing the broker rebuilds (a
+ * consistent-hash ring is rebuilt in binding-recovery order after a
+ * restart). A string, because a headers exchange compares typed values: the
+ * binding argument is a string, and a number would not match it.
+ */
+export function shardHeaders(orderingKey: string, shardCounts: readonly number[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const shards of shardCounts) headers[shardHeader(shards)] = String(bucketOf(orderingKey, shards, 'shards'));
+  return headers;
+}
+
 /** Headers the producer puts on a new job. */
 export function jobHeaders(input: {
   exchange: string;
   routingKey: string;
   orderingKey?: string | undefined;
+  /** The shard counts of the plan's sharded consumers (`JobPlan.shardCounts`): one `x-warren-shard-<N>` each, with an ordering key. */
+  shardCounts?: readonly number[] | undefined;
   now: Date;
 }): Record<string, string | number> {
   const headers: Record<string, string | number> = {
@@ -58,7 +87,10 @@ export function jobHeaders(input: {
     [HEADERS.originExchange]: input.exchange,
     [HEADERS.originRoutingKey]: input.routingKey,
   };
-  if (input.orderingKey !== undefined) headers[HEADERS.orderingKey] = input.orderingKey;
+  if (input.orderingKey !== undefined) {
+    headers[HEADERS.orderingKey] = input.orderingKey;
+    Object.assign(headers, shardHeaders(input.orderingKey, input.shardCounts ?? []));
+  }
   return headers;
 }
 

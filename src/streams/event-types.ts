@@ -44,6 +44,8 @@ export function buildEventTypes(plan: Pick<TopologyPlan, 'events' | 'streams'>):
         routingKey: '',
         orderingKey: event.key,
         orderingKeyPath: event.key.split('.'),
+        // A stream picks its partition from the key itself; no consumer shards an event.
+        shardCounts: [],
         jsonSchema: event.payloadSchema,
         validator: z.fromJSONSchema(event.payloadSchema as Parameters<typeof z.fromJSONSchema>[0]),
         description: event.description,

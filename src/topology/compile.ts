@@ -1,6 +1,7 @@
 import { formatDuration } from '../duration.ts';
 import { declaredNameProblems } from './broker-limits.ts';
-import { derivedNames, ORDERING_KEY_HEADER } from './names.ts';
+import { derivedNames } from './names.ts';
+import { shardHeader } from '../message/headers.ts';
 import type {
   Arguments,
   BindingPlan,
@@ -68,11 +69,14 @@ export function compileTopology(file: TopologyFile): CompileResult {
   const consumers = Object.entries(file.consumers).map(([name, spec]) =>
     addConsumer(builder, name, spec, exchangeTypes.get(spec.source.exchange)),
   );
+  const shardCounts = [...new Set(consumers.flatMap((consumer) => (consumer.shards === undefined ? [] : [consumer.shards.count])))].sort((a, b) => a - b);
   const jobs = Object.entries(file.jobs).map(([type, spec]): JobPlan => ({
     type,
     exchange: spec.exchange,
     routingKey: spec.routingKey ?? type,
     ...(spec.orderingKey !== undefined && { orderingKey: spec.orderingKey }),
+    // Every count, not only those of consumers this job reaches: a header no exchange reads costs a few bytes.
+    ...(spec.orderingKey !== undefined && shardCounts.length > 0 && { shardCounts }),
     payloadSchema: spec.schema,
     ...(spec.description !== undefined && { description: spec.description }),
     ...(spec.delays && { delays: { landingQueue: delayLevelNames.landing(type) } }),
@@ -292,21 +296,28 @@ function addConsumer(
   let shards: ConsumerPlan['shards'];
   if (spec.shards !== undefined) {
     const exchange = derivedNames.shardExchange(name);
+    // A headers exchange on the shard the producer picked (`x-warren-shard-<N>`):
+    // the key → shard mapping is warren's hash, not a ring the broker rebuilds
+    // in binding-recovery order after a restart. A message without the header
+    // (a keyless job, a producer that does not set it) matches no shard: the
+    // alternate exchange puts it in the consumer's DLQ instead of dropping it.
     builder.exchange(
-      { ...fanout(exchange), type: 'x-consistent-hash', arguments: { 'hash-header': ORDERING_KEY_HEADER } },
+      { ...fanout(exchange), type: 'headers', arguments: { 'alternate-exchange': dlx } },
       derivedFrom(path),
     );
     bindSource(builder, spec, patterns, exchange, 'exchange');
+    const header = shardHeader(spec.shards);
     queues = Array.from({ length: spec.shards }, (_, index) => derivedNames.shardQueue(workQueue, index));
-    for (const queue of queues) {
+    queues.forEach((queue, index) => {
       // One active consumer per shard is what makes per-key order hold
       // across several worker processes and through failover.
       builder.queue(
         queuePlan(queue, spec.queueOptions, { ...deadLetterArgs, 'x-single-active-consumer': true }),
         derivedFrom(queuePath),
       );
-      builder.bind({ source: exchange, destination: queue, destinationType: 'queue', routingKey: '1', arguments: {} });
-    }
+      // `all-with-x`, not `all`: RabbitMQ's `all` and `any` skip headers starting with `x-`.
+      builder.bind({ source: exchange, destination: queue, destinationType: 'queue', routingKey: '', arguments: { 'x-match': 'all-with-x', [header]: String(index) } });
+    });
     shards = { count: spec.shards, exchange };
   } else {
     builder.queue(queuePlan(workQueue, spec.queueOptions, deadLetterArgs), spec.queue !== undefined ? own(queuePath) : own(path));

@@ -1,4 +1,5 @@
 import type { LiveBinding, LiveTopology } from './inspect.ts';
+import { HEADERS, shardHeader } from '../message/headers.ts';
 import { partitionCountConflicts } from '../streams/partition-diff.ts';
 import { bindingName, type Arguments, type BindingPlan, type ConsumerPlan, type TopologyPlan } from './plan.ts';
 
@@ -68,6 +69,7 @@ export function diffTopology(plan: TopologyPlan, live: LiveTopology): TopologyDi
     warnings: [
       ...partitionConflicts.map((conflict) => conflict.migration),
       ...typeChangeWarnings(plan, queues),
+      ...plan.consumers.flatMap((consumer) => hashExchangeWarnings(consumer, exchanges)),
       ...classicOnClusterWarnings(plan, live.nodeCount),
       ...plan.consumers.flatMap((consumer) => shardWarnings(consumer, live)),
     ],
@@ -85,6 +87,26 @@ function typeChangeWarnings(plan: TopologyPlan, live: ReadonlyMap<string, LiveTo
         `holds messages), or keep it ${current.type} by saying so in the file`,
     ];
   });
+}
+
+/**
+ * A sharded consumer's exchange was an x-consistent-hash exchange before
+ * warren picked shards itself. Its type is a CONFLICT like any other (an
+ * exchange's type is fixed); this says how to move on.
+ */
+function hashExchangeWarnings(consumer: ConsumerPlan, live: ReadonlyMap<string, LiveTopology['exchanges'][number]>): string[] {
+  if (consumer.shards === undefined) return [];
+  const { exchange, count } = consumer.shards;
+  const current = live.get(exchange);
+  if (current === undefined || current.type !== 'x-consistent-hash') return [];
+  return [
+    `consumer ${consumer.name}: ${exchange} is an x-consistent-hash exchange on the broker and a headers exchange in the file — ` +
+      `warren now picks each key's shard itself (${shardHeader(count)}), so the mapping no longer changes across a broker restart, ` +
+      'but RabbitMQ cannot change an exchange\'s type. Keys move to another shard once: first run producers of this version ' +
+      '(the old exchange ignores the new header), drain the shard queues if per-key order must hold across the switch, ' +
+      `then delete the exchange (rabbitmqctl delete_exchange ${exchange}; the shard queues and their messages stay) and apply at once ` +
+      '(README, "Moving a sharded consumer off x-consistent-hash")',
+  ];
 }
 
 /**
@@ -168,9 +190,11 @@ function sortedArgs(args: Record<string, unknown>): [string, unknown][] {
 }
 
 /**
- * A consistent-hash exchange maps keys to shards by the set of bound queues:
- * a different shard count sends some keys to another shard, so messages of
- * one key already queued can be overtaken by newer ones on their new shard.
+ * `hash(key) mod N`: a different shard count sends some keys to another
+ * shard, so messages of one key already queued can be overtaken by newer
+ * ones on their new shard. Bindings of the old count stay (apply never
+ * deletes), and a job that still carries the old count's header (another
+ * consumer has that count, or an old producer) would reach two shards.
  */
 function shardWarnings(consumer: ConsumerPlan, live: LiveTopology): string[] {
   if (consumer.shards === undefined) return [];
@@ -187,17 +211,22 @@ function shardWarnings(consumer: ConsumerPlan, live: LiveTopology): string[] {
     if (match) liveIndices.add(Number(match[1]));
   }
   const wanted = consumer.shards.count;
-  if (liveIndices.size === 0 || liveIndices.size === wanted) return [];
-  const warnings = [
-    `consumer ${consumer.name}: ${wanted} shards in the file, ${liveIndices.size} on the broker — ` +
-      'changing the shard count re-maps ordering keys to other shards, so a key\'s queued messages may be ' +
-      'processed out of order with its new ones; drain the shard queues before applying',
-  ];
-  const stale = bound.filter((b) => Number(shardName.exec(b.destination)?.[1] ?? -1) >= wanted).map((b) => b.destination);
-  if (stale.length > 0) {
+  const warnings: string[] = [];
+  if (liveIndices.size > 0 && liveIndices.size !== wanted) {
     warnings.push(
-      `consumer ${consumer.name}: ${[...new Set(stale)].sort().join(', ')} stay bound to ${consumer.shards.exchange} ` +
-        'and keep receiving messages (apply never deletes); unbind them, let them drain, then delete them',
+      `consumer ${consumer.name}: ${wanted} shards in the file, ${liveIndices.size} on the broker — ` +
+        'changing the shard count re-maps ordering keys to other shards, so a key\'s queued messages may be ' +
+        'processed out of order with its new ones; drain the shard queues before applying',
+    );
+  }
+  const current = shardHeader(wanted);
+  const oldCount = bound.filter((b) => Object.keys(b.arguments).some((key) => key.startsWith(HEADERS.shardPrefix) && key !== current));
+  if (oldCount.length > 0) {
+    warnings.push(
+      `consumer ${consumer.name}: ${[...new Set(oldCount.map((b) => b.destination))].sort().join(', ')} stay bound to ${consumer.shards.exchange} ` +
+        `on another shard count than ${current} (apply never deletes): a job still carrying that count's header (an older producer, ` +
+        'another consumer with that count) reaches them, and one carrying both headers reaches two shards; ' +
+        'delete those bindings, let leftover shard queues drain, then delete them',
     );
   }
   return warnings;

@@ -6,7 +6,7 @@ import { formatDuration } from '../duration.ts';
  * management UI and scripts address them.
  */
 export const derivedNames = {
-  /** Consistent-hash exchange in front of a sharded consumer's queues. */
+  /** Headers exchange in front of a sharded consumer's queues (routes on `x-warren-shard-<N>`). */
   shardExchange: (consumer: string) => `${consumer}.shard`,
   /** Shard queue `i` (0-based) of a sharded consumer. */
   shardQueue: (workQueue: string, index: number) => `${workQueue}.shard.${index}`,
@@ -20,6 +20,3 @@ export const derivedNames = {
   queueDeadLetterExchange: (queue: string) => `${queue}.dlx`,
   queueDeadLetterQueue: (queue: string) => `${queue}.dlq`,
 } as const;
-
-/** The header a sharded consumer's exchange hashes on; the producer sets it. */
-export const ORDERING_KEY_HEADER = 'x-warren-ordering-key';

@@ -44,6 +44,12 @@ export interface JobPlan {
   routingKey: string;
   /** Dot path into the payload, e.g. `orderId`. */
   orderingKey?: string;
+  /**
+   * With an ordering key, when the plan has sharded consumers: their
+   * distinct shard counts, ascending. A job carries `x-warren-shard-<N>`
+   * for each, the header the shard exchanges route on.
+   */
+  shardCounts?: number[];
   /** JSON Schema of the payload, as written in the file. */
   payloadSchema: Record<string, unknown>;
   description?: string;
@@ -73,7 +79,7 @@ export interface ConsumerPlan {
   source: { exchange: string; patterns: string[] };
   /** The queues a worker consumes: one, or the shard queues in shard order. */
   queues: string[];
-  /** Set for sharded (ordered) consumers. */
+  /** Set for sharded (ordered) consumers: `exchange` is a headers exchange on `x-warren-shard-<count>`. */
   shards?: { count: number; exchange: string };
   prefetch: number;
   retry: {

@@ -272,7 +272,7 @@ export const ConsumerSpec = z.strictObject({
   retry: RetrySpec.prefault({}),
   /** The consumer's DLQ; its type defaults to the type of the work queue. */
   deadLetter: z.strictObject({ queueType: QueueType.optional() }).prefault({}),
-  /** N shard queues behind a consistent-hash exchange: per-key ordering. */
+  /** N shard queues behind a headers exchange on `x-warren-shard-<N>` (the producer picks the shard): per-key ordering. */
   shards: z.number().int().min(1).max(256).optional(),
   /** At most `max` jobs per `per` across every worker process of this consumer (see README, Rate limits). */
   rateLimit: z
@@ -445,7 +445,7 @@ function checkReferences(file: TopologyFile, ctx: z.RefinementCtx): void {
     if (consumer.shards !== undefined && sourceType === 'x-consistent-hash') {
       refuse(
         ['consumers', name, 'shards'],
-        'a sharded consumer makes its own consistent-hash exchange; use a topic, direct, fanout or headers source',
+        'a sharded consumer routes through its own shard exchange; use a topic, direct, fanout or headers source',
       );
     }
     const { pattern } = consumer.source;

@@ -54,7 +54,8 @@ function bindingMatches(type: ExchangeType | undefined, bindingKey: string, rout
     case 'direct':
       return bindingKey === routingKey;
     // fanout and consistent-hash take every message (the hash picks one of
-    // the bound queues); headers depends on message headers we cannot see.
+    // the bound queues); headers depends on message headers we cannot see
+    // (a sharded consumer's shard exchange: the job's shard header picks one).
     default:
       return true;
   }

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyTopology } from '../../src/topology/apply.ts';
 import { parseTopology } from '../../src/topology/load.ts';
-import { ORDERING_KEY_HEADER } from '../../src/topology/names.ts';
+import { HEADERS, shardHeaders } from '../../src/message/headers.ts';
+import { stableHash } from '../../src/message/key-hash.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 import { createTestVhost, type TestVhost } from '../support/broker.ts';
 
@@ -45,13 +46,21 @@ describe('orders.yaml on a live broker', () => {
   }
 
   it('an order.created event reaches every bound consumer queue once', async () => {
-    await publish('orders', 'order.created', { orderId: 'o-1' }, { [ORDERING_KEY_HEADER]: 'o-1' });
+    await publish('orders', 'order.created', { orderId: 'o-1' }, { [HEADERS.orderingKey]: 'o-1', ...shardHeaders('o-1', [4]) });
     for (const queue of FANOUT_QUEUES) expect(await depth(queue), queue).toBe(1);
     const perShard = await Promise.all(SHARDS.map(depth));
-    expect(perShard.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(perShard).toEqual(SHARDS.map((_, i) => (i === stableHash('o-1') % 4 ? 1 : 0)));
     // Nothing leaks into retry tiers or DLQs.
     expect(await depth('inventory.retry.1s')).toBe(0);
     expect(await depth('inventory.dlq')).toBe(0);
+    expect(await depth('payments.dlq')).toBe(0);
+  });
+
+  it('an order without x-warren-shard-4 matches no shard and lands in the DLQ of the sharded consumer, not nowhere', async () => {
+    await publish('orders', 'order.created', { orderId: 'o-old' }, { [HEADERS.orderingKey]: 'o-old' });
+    for (const queue of FANOUT_QUEUES) expect(await depth(queue), queue).toBe(1);
+    expect(await Promise.all(SHARDS.map(depth))).toEqual([0, 0, 0, 0]);
+    expect(await depth('payments.dlq')).toBe(1);
   });
 
   it('a message rejected from a work queue lands in its DLQ with x-death', async () => {
@@ -83,12 +92,13 @@ describe('orders.yaml on a live broker', () => {
     expect(elapsed).toBeLessThan(tier.delayMs + 1_500);
   });
 
-  it('4 shards: 1,000 keys spread over every shard, and each key always lands in the same one', async () => {
+  it('4 shards: 1,000 keys spread over every shard, each always in the one its x-warren-shard-4 names', async () => {
     const keys = Array.from({ length: 1_000 }, (_, i) => `order-${i}`);
     for (const round of [1, 2]) {
       for (const key of keys) {
         channel.publish('orders', 'order.created', Buffer.from(JSON.stringify({ key, round })), {
-          headers: { [ORDERING_KEY_HEADER]: key },
+          // Every shard count of the plan, as the job client writes them (a header no exchange reads does nothing).
+          headers: { [HEADERS.orderingKey]: key, ...shardHeaders(key, [2, 4, 7]) },
         });
       }
       await channel.waitForConfirms();
@@ -102,6 +112,7 @@ describe('orders.yaml on a live broker', () => {
     }
     expect(shardsOfKey.size).toBe(keys.length);
     expect([...shardsOfKey.values()].every((shards) => shards.size === 1)).toBe(true);
+    expect(keys.filter((key) => !shardsOfKey.get(key)?.has(`payments.shard.${stableHash(key) % 4}`))).toEqual([]);
     const perShard = SHARDS.map((shard) => [...shardsOfKey.values()].filter((s) => s.has(shard)).length);
     expect(perShard.every((n) => n > 0)).toBe(true);
   });

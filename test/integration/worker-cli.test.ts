@@ -47,7 +47,7 @@ describe('warren worker (CLI) with the example workers', () => {
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await waitFor('/healthz', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200, 30_000, 200);
-      const publisher = await testPublisher(vhost.url, 'orders');
+      const publisher = await testPublisher(vhost.url, 'orders', { shardCounts: [4] });
       for (let i = 0; i < 5; i++) await publisher.job('order.created', order(`o-${i}`), { orderingKey: `o-${i}` });
       await publisher.job('order.created', { ...order('bad'), total: 999 }, { orderingKey: 'bad' });
       await publisher.close();

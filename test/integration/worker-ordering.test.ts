@@ -63,7 +63,7 @@ async function handled(): Promise<number> {
 
 describe('per-key ordering across shards, retries and failover', () => {
   it(`keeps ${KEYS} keys x ${SEQS} sequence numbers in order with two workers, one killed midway`, async () => {
-    const publisher = await testPublisher(vhost.url, 'events');
+    const publisher = await testPublisher(vhost.url, 'events', { shardCounts: [4] });
     for (let seq = 0; seq < SEQS; seq++) {
       for (let k = 0; k < KEYS; k++) await publisher.job('order.event', { key: `key-${k}`, seq }, { orderingKey: `key-${k}` });
     }

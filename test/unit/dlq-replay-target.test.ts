@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DlqInputError, DlqQueueError, ReplayTargetError } from '../../src/dlq/errors.ts';
-import { refusalOf, replayRouteFor } from '../../src/dlq/replay-target.ts';
+import { placementOf, refusalOf, replayRouteFor } from '../../src/dlq/replay-target.ts';
 import { republishOptions } from '../../src/dlq/replay.ts';
 import { deadLetterHeaders, HEADERS, jobHeaders } from '../../src/message/headers.ts';
+import { stableHash } from '../../src/message/key-hash.ts';
 import { loadTopology, parseTopology } from '../../src/topology/load.ts';
 import type { TopologyPlan } from '../../src/topology/plan.ts';
 
@@ -33,10 +34,17 @@ describe('replay target from the topology', () => {
     }
   });
 
-  it("a sharded consumer's DLQ goes through its own consistent-hash exchange, which hashes the ordering key", () => {
+  it("a sharded consumer's DLQ goes through its own shard exchange, the shard computed again from the ordering key", () => {
     const route = replayRouteFor(orders, 'payments.dlq');
     expect(route.target).toEqual({ kind: 'consumer', exchange: 'payments.shard', routingKey: '' });
-    expect(route.hashHeader).toBe(HEADERS.orderingKey);
+    expect(route.shards).toBe(4);
+    for (const key of ['o-1', 'o-2', 'o-3', 'customer-ü', '42']) {
+      expect(placementOf(route, deadLetter('payments', undefined, key))).toEqual({ routingKey: '', headers: { 'x-warren-shard-4': String(stableHash(key) % 4) } });
+    }
+    // A dead letter from before warren picked shards has no shard header; one with a stale value is placed by its key.
+    const stale = { ...deadLetter('payments', undefined, 'o-1'), 'x-warren-shard-4': '9', [HEADERS.orderingKey]: Buffer.from('o-1') };
+    expect(placementOf(route, stale).headers).toEqual({ 'x-warren-shard-4': String(stableHash('o-1') % 4) });
+    expect(placementOf(route, { [HEADERS.orderingKey]: 7 }).headers).toEqual({ 'x-warren-shard-4': String(stableHash('7') % 4) });
   });
 
   it('forged origin headers change nothing: the target is a function of the DLQ name and the plan', () => {
@@ -99,7 +107,7 @@ describe('per-message refusals', () => {
     expect(refusalOf(route, undefined)).toBeUndefined();
   });
 
-  it('a sharded target refuses a message without an ordering key: the hash exchange could not place it', () => {
+  it('a sharded target refuses a message without an ordering key: there is no shard to place it on', () => {
     const route = replayRouteFor(orders, 'payments.dlq');
     expect(refusalOf(route, deadLetter('payments', undefined, 'o-1'))).toBeUndefined();
     expect(refusalOf(route, deadLetter('payments'))).toMatch(/no x-warren-ordering-key header/);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { missingPlugins } from '../../src/broker/find-broker.ts';
+import { loadTopology } from '../../src/topology/load.ts';
+import { pluginsNeededBy } from '../../src/topology/plugins.ts';
 import {
   checkAlarms,
   checkConsumerTimeout,
@@ -69,16 +71,31 @@ describe('doctor checks', () => {
     expect(findings.map((f) => f.message).join('\n')).toContain('rabbitmq_management 3.13.7');
   });
 
-  it('reports a missing plugin with the command that enables it', () => {
-    const [finding] = checkPlugins(node({ enabledPlugins: ['rabbitmq_management'] }));
+  it('reports a plugin the topology needs as missing, with the command that enables it', () => {
+    const withHashExchange = pluginsNeededBy({ exchanges: [{ name: 'by-key', type: 'x-consistent-hash', durable: true, autoDelete: false, internal: false, arguments: {} }] });
+    const [finding] = checkPlugins(node({ enabledPlugins: ['rabbitmq_management'] }), withHashExchange);
     expect(finding?.severity).toBe('problem');
     expect(finding?.message).toContain('rabbitmq-plugins enable rabbitmq_consistent_hash_exchange');
+    expect(finding?.message).toContain('the topology declares an x-consistent-hash exchange');
+    expect(checkPlugins(node({ enabledPlugins: [] }), ['rabbitmq_management'])).toEqual([expect.objectContaining({ severity: 'problem', message: expect.stringContaining('lacks rabbitmq_management') })]);
     expect(missingPlugins(['rabbitmq_management'])).toEqual(['rabbitmq_consistent_hash_exchange']);
     expect(missingPlugins(BOTH)).toEqual([]);
   });
 
+  it('does not demand the consistent-hash plugin for sharded consumers (they route through a headers exchange)', async () => {
+    const orders = (await loadTopology('topology/orders.yaml')).plan;
+    expect(orders.consumers.some((consumer) => consumer.shards !== undefined)).toBe(true);
+    expect(pluginsNeededBy(orders)).toEqual(['rabbitmq_management']);
+    expect(checkPlugins(node({ enabledPlugins: ['rabbitmq_management'] }), pluginsNeededBy(orders))).toEqual([]);
+    // Without a topology: context, not a problem.
+    expect(checkPlugins(node({ enabledPlugins: ['rabbitmq_management'] }), undefined)).toEqual([
+      expect.objectContaining({ severity: 'info', message: expect.stringContaining('needed only by an x-consistent-hash exchange') }),
+    ]);
+    expect(problems(runChecks(facts({ nodes: [node({ enabledPlugins: ['rabbitmq_management'] })], neededPlugins: pluginsNeededBy(orders) })))).toEqual([]);
+  });
+
   it('says so when a node has not listed its plugins yet, without calling it a problem', () => {
-    expect(checkPlugins(node({ enabledPlugins: undefined }))).toEqual([expect.objectContaining({ severity: 'warning' })]);
+    expect(checkPlugins(node({ enabledPlugins: undefined }), undefined)).toEqual([expect.objectContaining({ severity: 'warning' })]);
   });
 
   it('reports memory and disk alarms', () => {

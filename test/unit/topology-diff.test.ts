@@ -87,27 +87,69 @@ describe('diffTopology', () => {
   });
 
   it('treats a re-weighted consistent-hash binding as a conflict, a missing binding as create', () => {
+    const result = parseTopology(readFileSync('test/fixtures/topology/everything.json', 'utf8'), 'everything.json');
+    if (!result.ok) throw new Error('everything.json must be valid');
+    const plan = result.value.plan;
+    const current = live(plan);
+    const weighted = current.bindings.find((b) => b.source === 'by-customer' && b.destination === 'ledger');
+    if (!weighted) throw new Error('fixture');
+    weighted.routingKey = '3';
+    current.bindings = current.bindings.filter((b) => b.destination !== 'urgent');
+    const byName = new Map(diffTopology(plan, current).changes.map((c) => [c.name, c]));
+    expect(byName.get('by-customer -> ledger [1]')).toMatchObject({ action: 'conflict', diff: { weight: { old: '3', new: '1' } } });
+    expect(byName.get('matching -> urgent []')?.action).toBe('create');
+  });
+
+  it("binds each shard queue on its own x-warren-shard-<N> value; a shard binding with another value is not this one", () => {
     const plan = ordersPlan();
+    const shardBindings = plan.bindings.filter((b) => b.source === 'payments.shard');
+    expect(shardBindings.map((b) => [b.destination, b.routingKey, b.arguments])).toEqual(
+      [0, 1, 2, 3].map((i) => [`payments.shard.${i}`, '', { 'x-match': 'all-with-x', 'x-warren-shard-4': String(i) }]),
+    );
     const current = live(plan);
     const shard0 = current.bindings.find((b) => b.destination === 'payments.shard.0');
     if (!shard0) throw new Error('fixture');
-    shard0.routingKey = '3';
-    current.bindings = current.bindings.filter((b) => b.destination !== 'inventory' || b.source === '');
+    shard0.arguments = { 'x-match': 'all-with-x', 'x-warren-shard-4': '1' };
     const byName = new Map(diffTopology(plan, current).changes.map((c) => [c.name, c]));
-    expect(byName.get('payments.shard -> payments.shard.0 [1]')).toMatchObject({
-      action: 'conflict',
-      diff: { weight: { old: '3', new: '1' } },
-    });
-    expect(byName.get('orders -> inventory [order.*]')?.action).toBe('create');
+    expect(byName.get('payments.shard -> payments.shard.0 []')?.action).toBe('create');
+    expect(byName.get('payments.shard -> payments.shard.1 []')?.action).toBe('unchanged');
   });
 
-  it('warns when the shard count changes, and names shards that stay bound', () => {
+  it('a shard exchange that is x-consistent-hash on the broker is a CONFLICT, with the migration as a warning', () => {
+    const plan = ordersPlan();
+    const current = live(plan);
+    const exchange = current.exchanges.find((e) => e.name === 'payments.shard');
+    if (!exchange) throw new Error('fixture');
+    exchange.type = 'x-consistent-hash';
+    exchange.arguments = { 'hash-header': 'x-warren-ordering-key' };
+    const diff = diffTopology(plan, current);
+    expect(diff.changes.find((c) => c.name === 'payments.shard')).toEqual({
+      action: 'conflict',
+      kind: 'exchange',
+      name: 'payments.shard',
+      diff: {
+        type: { old: 'x-consistent-hash', new: 'headers' },
+        'arguments.alternate-exchange': { old: null, new: 'payments.dlx' },
+        'arguments.hash-header': { old: 'x-warren-ordering-key', new: null },
+      },
+    });
+    expect(hasConflicts(diff)).toBe(true);
+    expect(diff.warnings).toEqual([
+      expect.stringMatching(/^consumer payments: payments\.shard is an x-consistent-hash exchange on the broker .*x-warren-shard-4.*delete_exchange payments\.shard.*Moving a sharded consumer off x-consistent-hash/),
+    ]);
+  });
+
+  it('warns when the shard count changes, and names shard queues left bound on the old count', () => {
     const current = live(ordersPlan());
     const sixShards = ordersPlan();
     const payments = sixShards.consumers.find((c) => c.name === 'payments');
     if (!payments?.shards) throw new Error('fixture');
     payments.shards.count = 6;
-    expect(diffTopology(sixShards, current).warnings).toEqual([expect.stringContaining('6 shards in the file, 4 on the broker')]);
+    const more = diffTopology(sixShards, current).warnings;
+    expect(more).toEqual([
+      expect.stringContaining('6 shards in the file, 4 on the broker'),
+      expect.stringContaining('payments.shard.0, payments.shard.1, payments.shard.2, payments.shard.3 stay bound to payments.shard on another shard count than x-warren-shard-6'),
+    ]);
 
     const twoShards = ordersPlan();
     const fewer = twoShards.consumers.find((c) => c.name === 'payments');
@@ -115,7 +157,14 @@ describe('diffTopology', () => {
     fewer.shards.count = 2;
     const warnings = diffTopology(twoShards, current).warnings;
     expect(warnings).toHaveLength(2);
-    expect(warnings[1]).toContain('payments.shard.2, payments.shard.3 stay bound to payments.shard');
+    expect(warnings[1]).toContain('payments.shard.0, payments.shard.1, payments.shard.2, payments.shard.3 stay bound to payments.shard');
+  });
+
+  it('warns about bindings of an old shard count even once the queue count matches again', () => {
+    const plan = ordersPlan();
+    const current = live(plan);
+    current.bindings.push({ source: 'payments.shard', destination: 'payments.shard.1', destinationType: 'queue', routingKey: '', arguments: { 'x-match': 'all-with-x', 'x-warren-shard-2': '1' } });
+    expect(diffTopology(plan, current).warnings).toEqual([expect.stringContaining('payments.shard.1 stay bound to payments.shard on another shard count than x-warren-shard-4')]);
   });
 
   it('does not warn about shards on a first apply', () => {
