@@ -1,6 +1,6 @@
 import { connect } from 'amqplib';
 import { jobHeaders } from '../../src/message/headers.ts';
-import { BENCH_EXCHANGE, BENCH_JOB, benchJob } from './plans.ts';
+import { BENCH_EXCHANGE, BENCH_JOB, BENCH_SHARDS, benchJob } from './plans.ts';
 import { pipelined } from './raw-amqplib.ts';
 
 /**
@@ -23,7 +23,8 @@ export async function fillJobs(url: string, options: { count: number; runId: str
         contentType: 'application/json',
         messageId: id,
         type: BENCH_JOB,
-        headers: jobHeaders({ exchange: BENCH_EXCHANGE, routingKey, orderingKey: key, now: new Date() }),
+        // The shard header as the job client sends it: the sharded consumer's headers exchange routes on it.
+        headers: jobHeaders({ exchange: BENCH_EXCHANGE, routingKey, orderingKey: key, shardCounts: [BENCH_SHARDS], now: new Date() }),
       }, done);
     });
   } finally {

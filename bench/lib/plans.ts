@@ -8,6 +8,8 @@ import type { TopologyPlan } from '../../src/topology/plan.ts';
  */
 export const BENCH_EXCHANGE = 'bench';
 export const BENCH_JOB = 'bench.job';
+/** Shards of the `bench-sharded` consumer; a raw publisher sends the matching `x-warren-shard-<N>` header. */
+export const BENCH_SHARDS = 4;
 
 /** The queue type of the benchmark's consumers; unset means the topology default (quorum). */
 export type BenchQueueType = 'classic' | 'quorum' | undefined;
@@ -36,7 +38,7 @@ consumers:
     retry: { delays: [1s] }
   bench-sharded:
     source: { exchange: ${BENCH_EXCHANGE}, pattern: ${BENCH_JOB}.sharded }
-    shards: 4
+    shards: ${BENCH_SHARDS}
     prefetch: ${prefetch}${queueOptions}
     retry: { delays: [1s] }
 `;
