@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { findComposeFile, isDockerEngineReachable, startComposeService } from '../services/docker-compose.ts';
 import { BrokerUnavailableError } from '../errors.ts';
 import { ManagementClient } from './management.ts';
-import { canStartPrivateNode, REQUIRED_PLUGINS, startPrivateNode, type PrivateNode } from './private-node.ts';
+import { CONSISTENT_HASH_PLUGIN, MANAGEMENT_PLUGIN } from '../topology/plugins.ts';
+import { canStartPrivateNode, startPrivateNode, type PrivateNode } from './private-node.ts';
 import { DEFAULT_AMQP_URL, DEFAULT_MANAGEMENT_URL, parseAmqpUrls, redactText, redactUrl } from './urls.ts';
 
 /**
@@ -40,6 +41,12 @@ export interface FindBrokerOptions {
   composeFile?: string;
   /** Progress lines ("starting a private RabbitMQ node…"). @defaultValue silent */
   log?: (line: string) => void;
+  /**
+   * The plugins the broker must have (`pluginsNeededBy(plan)`): the management
+   * API always; the consistent-hash exchange only for a topology that
+   * declares one. @defaultValue the management plugin
+   */
+  plugins?: readonly string[];
   /** Where to look when `AMQP_URL` is unset. @defaultValue 127.0.0.1:5672, management on :15672 */
   local?: { amqpUrl: string; managementUrl: string };
 }
@@ -47,9 +54,10 @@ export interface FindBrokerOptions {
 const PROBE_TIMEOUT_MS = 5_000;
 
 export const HOW_TO_GET_A_BROKER = [
-  'No RabbitMQ broker. Warren needs RabbitMQ 3.10+ with the plugins rabbitmq_consistent_hash_exchange and rabbitmq_management. Either:',
+  'No RabbitMQ broker. Warren needs RabbitMQ 3.10+ with the plugin rabbitmq_management (and rabbitmq_consistent_hash_exchange',
+  '  only if your topology declares an x-consistent-hash exchange). Either:',
   '  1. point AMQP_URL (and RABBITMQ_MANAGEMENT_URL) at a running broker, e.g. `rabbitmq-server -detached` and',
-  '     `rabbitmq-plugins enable rabbitmq_consistent_hash_exchange rabbitmq_management`;',
+  '     `rabbitmq-plugins enable rabbitmq_management`;',
   '  2. start a Docker engine: `docker compose up -d rabbitmq` (this repository\'s docker-compose.yml);',
   '  3. install RabbitMQ (`rabbitmq-server` on the PATH) and allow the fallback (WARREN_BROKER_FALLBACK=1),',
   '     so warren starts a private node of its own and stops it on exit.',
@@ -64,7 +72,7 @@ export async function findBroker(options: FindBrokerOptions = {}): Promise<Found
   // A cluster is usable while any one of its nodes answers.
   let probe: BrokerProbe = { status: 'absent', reason: 'no AMQP_URL' };
   for (const amqpUrl of amqpUrls) {
-    probe = await probeBroker(amqpUrl, managementUrl);
+    probe = await probeBroker(amqpUrl, managementUrl, options.plugins);
     if (probe.status === 'ok') return { amqpUrl, amqpUrls, managementUrl, source: fromEnv ? 'env' : 'local', stop: async () => {} };
     if (probe.status === 'incomplete') break;
   }
@@ -122,8 +130,8 @@ export type BrokerProbe =
   /** Something answers but lacks the management API or a plugin: the user must fix it. */
   | { status: 'incomplete'; reason: string; missingPlugins: string[] };
 
-/** Checks AMQP, the management API and the required plugins, in that order. */
-export async function probeBroker(amqpUrl: string, managementUrl: string): Promise<BrokerProbe> {
+/** Checks AMQP, the management API and the `required` plugins, in that order. */
+export async function probeBroker(amqpUrl: string, managementUrl: string, required: readonly string[] = [MANAGEMENT_PLUGIN]): Promise<BrokerProbe> {
   const amqp = await tryAmqpConnect(amqpUrl);
   if (!amqp.ok) return { status: 'absent', reason: `no RabbitMQ answers at ${redactUrl(amqpUrl)} (${amqp.reason})` };
   const management = new ManagementClient(managementUrl);
@@ -131,12 +139,14 @@ export async function probeBroker(amqpUrl: string, managementUrl: string): Promi
   // stats round (about 5 s after a node starts). An enabled plugin shows
   // through what it adds: the management API itself, the exchange type.
   const overview = await management.get<{ exchange_types?: Array<{ name: string }> }>('/overview').catch(() => undefined);
-  // Without the management API, the exchange type is asked over AMQP.
-  const hasHashExchange = overview
-    ? (overview.exchange_types ?? []).some((type) => type.name === 'x-consistent-hash')
-    : await supportsExchangeType(amqpUrl, 'x-consistent-hash');
-  const enabled = [...(overview ? ['rabbitmq_management'] : []), ...(hasHashExchange !== false ? ['rabbitmq_consistent_hash_exchange'] : [])];
-  const missing = missingPlugins(enabled);
+  // Asked only when needed; without the management API, over AMQP.
+  const hasHashExchange = !required.includes(CONSISTENT_HASH_PLUGIN)
+    ? undefined
+    : overview
+      ? (overview.exchange_types ?? []).some((type) => type.name === 'x-consistent-hash')
+      : await supportsExchangeType(amqpUrl, 'x-consistent-hash');
+  const enabled = [...(overview ? [MANAGEMENT_PLUGIN] : []), ...(hasHashExchange !== false ? [CONSISTENT_HASH_PLUGIN] : [])];
+  const missing = missingPlugins(enabled, required);
   if (missing.length > 0) {
     const elsewhere = overview ? '' : ` (or, if its management API is not at ${management.displayUrl}, set RABBITMQ_MANAGEMENT_URL)`;
     return {
@@ -192,9 +202,9 @@ export async function supportsExchangeType(amqpUrl: string, type: string): Promi
   }
 }
 
-/** Pure: the required plugins absent from an enabled-plugin list. */
-export function missingPlugins(enabled: readonly string[]): string[] {
-  return REQUIRED_PLUGINS.filter((plugin) => !enabled.includes(plugin));
+/** Pure: the `required` plugins absent from an enabled-plugin list, in a fixed order. */
+export function missingPlugins(enabled: readonly string[], required: readonly string[] = [MANAGEMENT_PLUGIN]): string[] {
+  return [CONSISTENT_HASH_PLUGIN, MANAGEMENT_PLUGIN].filter((plugin) => required.includes(plugin) && !enabled.includes(plugin));
 }
 
 async function startFallbackBroker(

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const REQUIRED_PLUGINS = ['rabbitmq_consistent_hash_exchange', 'rabbitmq_management'] as const;
+/** What a private node enables: the management API warren needs, and the consistent-hash exchange a user's topology may declare. */
+export const PRIVATE_NODE_PLUGINS = ['rabbitmq_consistent_hash_exchange', 'rabbitmq_management'] as const;
 
 export interface PrivateNode {
   nodeName: string;
@@ -85,7 +86,7 @@ export async function startPrivateNode(options: PrivateNodeOptions = {}): Promis
     amqpPort: amqpPort as number,
     managementPort: managementPort as number,
     distPort: distPort as number,
-    plugins: options.plugins ?? REQUIRED_PLUGINS,
+    plugins: options.plugins ?? PRIVATE_NODE_PLUGINS,
   };
   writeNodeFiles(spec);
   const ctl = nodeCtl(spec);

@@ -12,7 +12,7 @@ import {
   nodeCtl,
   nodeUrls,
   pidFileOf,
-  REQUIRED_PLUGINS,
+  PRIVATE_NODE_PLUGINS,
   stopNode,
   waitForManagement,
   writeNodeFiles,
@@ -116,7 +116,7 @@ export class LocalCluster {
         managementPort: ports[3 * i + 1] as number,
         distPort: ports[3 * i + 2] as number,
       })),
-      plugins: [...(options.plugins ?? REQUIRED_PLUGINS)],
+      plugins: [...(options.plugins ?? PRIVATE_NODE_PLUGINS)],
       ctlDistPorts,
       config: [...(options.config ?? [])],
     };

@@ -11,6 +11,7 @@ import { startProducer, type RunningProducer } from '../producer/index.ts';
 import { findOptionalServices, type OptionalServices } from '../services/probe.ts';
 import { applyTopology } from '../topology/apply.ts';
 import { loadTopology } from '../topology/load.ts';
+import { pluginsNeededBy } from '../topology/plugins.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { logTail, WorkerProcess } from './worker-process.ts';
 
@@ -86,7 +87,7 @@ export async function startUp(options: UpOptions): Promise<UpSession> {
   // exist yet (apply creates it), and a missing vhost is not a missing broker.
   const wanted = parseAmqpUrls(env.AMQP_URL);
   const probeEnv = env.AMQP_URL ? { ...env, AMQP_URL: wanted.map((url) => withVhost(url, '/')).join(',') } : env;
-  const broker = await findBroker({ env: probeEnv, fallback: options.fallback, log: options.say });
+  const broker = await findBroker({ env: probeEnv, fallback: options.fallback, log: options.say, plugins: pluginsNeededBy(plan) });
   const vhost = options.vhost ?? plan.vhost ?? vhostOf(wanted[0] ?? DEFAULT_AMQP_URL);
   const others = broker.amqpUrls.length > 1 ? ` and ${broker.amqpUrls.length - 1} more node(s)` : '';
   options.say(`broker: ${redactUrl(broker.amqpUrl)}${others} (${broker.source}), vhost ${vhost}`);

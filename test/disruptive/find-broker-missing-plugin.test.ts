@@ -7,14 +7,17 @@ import { findBroker } from '../../src/broker/find-broker.ts';
 import { startPrivateNode, type PrivateNode } from '../../src/broker/private-node.ts';
 import type { DoctorReport } from '../../src/doctor/report.ts';
 import { BrokerUnavailableError } from '../../src/errors.ts';
+import { loadTopology } from '../../src/topology/load.ts';
+import { pluginsNeededBy } from '../../src/topology/plugins.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
 /**
  * A broker without the consistent-hash plugin, for real: a private node
- * started with rabbitmq_management only. findBroker refuses it (and does not
- * quietly start another broker); doctor names the missing plugin when the
- * topology declares an x-consistent-hash exchange, and only then.
+ * started with rabbitmq_management only. findBroker takes it unless the
+ * topology declares an x-consistent-hash exchange, then refuses it (and does
+ * not quietly start another broker); doctor names the missing plugin when
+ * the topology declares one, and only then.
  */
 describe('a broker without rabbitmq_consistent_hash_exchange', () => {
   let node: PrivateNode;
@@ -27,9 +30,12 @@ describe('a broker without rabbitmq_consistent_hash_exchange', () => {
     await node?.stop();
   });
 
-  it('findBroker refuses it with the command that fixes it, even with the fallback allowed', async () => {
+  it('findBroker takes it for a topology without an x-consistent-hash exchange (orders.yaml), and refuses it with the fix, even with the fallback allowed, for one that declares one', async () => {
     const env = { AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.managementUrl };
-    const error = await findBroker({ env, fallback: true }).catch((e: unknown) => e);
+    const { plan } = await loadTopology('topology/orders.yaml');
+    const found = await findBroker({ env, fallback: true, plugins: pluginsNeededBy(plan) });
+    expect(found).toMatchObject({ amqpUrl: node.amqpUrl, source: 'env' });
+    const error = await findBroker({ env, fallback: true, plugins: pluginsNeededBy({ exchanges: [{ name: 'by-key', type: 'x-consistent-hash', durable: true, autoDelete: false, internal: false, arguments: {} }] }) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BrokerUnavailableError);
     expect((error as Error).message).toContain('rabbitmq-plugins enable rabbitmq_consistent_hash_exchange');
   });

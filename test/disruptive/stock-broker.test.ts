@@ -7,6 +7,8 @@ import { BrokerUnavailableError } from '../../src/errors.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const ENABLE_BOTH = 'rabbitmq-plugins enable rabbitmq_consistent_hash_exchange rabbitmq_management';
+const ENABLE_MANAGEMENT = 'rabbitmq-plugins enable rabbitmq_management';
+const BOTH = ['rabbitmq_consistent_hash_exchange', 'rabbitmq_management'];
 
 /**
  * A first hour on a stock broker: a private node with no plugin at all, as
@@ -29,10 +31,13 @@ describe('a stock RabbitMQ without the management and consistent-hash plugins', 
     await stock?.stop();
   });
 
-  it('probeBroker names both missing plugins (the exchange type asked over AMQP) and the command', async () => {
+  it('probeBroker names the missing management plugin and the command; the consistent-hash one too (asked over AMQP) when it is required', async () => {
     const probe = await probeBroker(stock.amqpUrl, stock.managementUrl);
-    expect(probe).toMatchObject({ status: 'incomplete', missingPlugins: ['rabbitmq_consistent_hash_exchange', 'rabbitmq_management'] });
-    expect(probe.status === 'incomplete' && probe.reason).toContain(ENABLE_BOTH);
+    expect(probe).toMatchObject({ status: 'incomplete', missingPlugins: ['rabbitmq_management'] });
+    expect(probe.status === 'incomplete' && probe.reason).toContain(ENABLE_MANAGEMENT);
+    const both = await probeBroker(stock.amqpUrl, stock.managementUrl, BOTH);
+    expect(both).toMatchObject({ status: 'incomplete', missingPlugins: BOTH });
+    expect(both.status === 'incomplete' && both.reason).toContain(ENABLE_BOTH);
   });
 
   it('at the default address, with the fallback allowed (demo, up): a private node that has them, and one line saying why', async () => {
@@ -41,7 +46,7 @@ describe('a stock RabbitMQ without the management and consistent-hash plugins', 
     expect(started.source).toBe('private-node');
     expect(started.amqpUrl).not.toBe(stock.amqpUrl);
     expect(await probeBroker(started.amqpUrl, started.managementUrl)).toEqual({ status: 'ok' });
-    expect(lines).toEqual([expect.stringMatching(/lacks the plugin\(s\) rabbitmq_consistent_hash_exchange, rabbitmq_management.*starting a private RabbitMQ node that has them/)]);
+    expect(lines).toEqual([expect.stringMatching(/lacks the plugin\(s\) rabbitmq_management.*starting a private RabbitMQ node that has them/)]);
   });
 
   it('named in AMQP_URL, or without the fallback: refused with the command that fixes it, nothing started', async () => {
@@ -51,7 +56,7 @@ describe('a stock RabbitMQ without the management and consistent-hash plugins', 
     ]) {
       const error = await findBroker(options).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BrokerUnavailableError);
-      expect((error as Error).message).toContain(ENABLE_BOTH);
+      expect((error as Error).message).toContain(ENABLE_MANAGEMENT);
     }
   });
 
@@ -65,7 +70,7 @@ describe('a stock RabbitMQ without the management and consistent-hash plugins', 
       );
     });
     expect(result.code).toBe(4);
-    expect(result.stderr).toContain('lacks the plugin(s) rabbitmq_consistent_hash_exchange, rabbitmq_management');
-    expect(result.stderr).toContain(ENABLE_BOTH);
+    expect(result.stderr).toContain('lacks the plugin(s) rabbitmq_management');
+    expect(result.stderr).toContain(ENABLE_MANAGEMENT);
   });
 });

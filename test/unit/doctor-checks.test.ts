@@ -78,7 +78,9 @@ describe('doctor checks', () => {
     expect(finding?.message).toContain('rabbitmq-plugins enable rabbitmq_consistent_hash_exchange');
     expect(finding?.message).toContain('the topology declares an x-consistent-hash exchange');
     expect(checkPlugins(node({ enabledPlugins: [] }), ['rabbitmq_management'])).toEqual([expect.objectContaining({ severity: 'problem', message: expect.stringContaining('lacks rabbitmq_management') })]);
-    expect(missingPlugins(['rabbitmq_management'])).toEqual(['rabbitmq_consistent_hash_exchange']);
+    expect(missingPlugins(['rabbitmq_management'])).toEqual([]);
+    expect(missingPlugins(['rabbitmq_management'], BOTH)).toEqual(['rabbitmq_consistent_hash_exchange']);
+    expect(missingPlugins([], BOTH)).toEqual(BOTH);
     expect(missingPlugins(BOTH)).toEqual([]);
   });
 
