@@ -4,6 +4,7 @@ import type { IdempotencyTransaction } from '../idempotency/store.ts';
 import type { Registry } from 'prom-client';
 import { streamWorkerMetrics } from './stream-metrics.ts';
 import { backoffDelay } from '../broker/backoff.ts';
+import { sleep } from '../worker/sleep.ts';
 import { StreamConnection, type StreamRecord, type StreamStart, type StreamSubscription } from '../broker/stream-consumer.ts';
 import { urlsForVhost } from '../broker/vhost.ts';
 import type { Logger } from '../log.ts';
@@ -215,7 +216,7 @@ class MemberRuntime {
   /** Heartbeat, rebalance, then start and stop partitions to match what this member owns. */
   async tick(): Promise<void> {
     if (this.connection?.lost !== undefined) {
-      await this.stopAll('connection lost');
+      await this.stopAll();
       this.connection = undefined;
     }
     if (this.connection === undefined) {
@@ -231,7 +232,7 @@ class MemberRuntime {
     } catch (error) {
       // Silent past the session timeout: others may own our partitions now. Fencing keeps
       // commits safe regardless; stopping saves reading records that cannot be committed.
-      if (Date.now() - this.lastHeartbeat > this.sessionTimeoutMs) await this.stopAll('heartbeats failing');
+      if (Date.now() - this.lastHeartbeat > this.sessionTimeoutMs) await this.stopAll();
       throw error;
     }
     if (this.stopping !== undefined) return;
@@ -253,7 +254,7 @@ class MemberRuntime {
     }
   }
 
-  private async stopAll(_reason: string): Promise<void> {
+  private async stopAll(): Promise<void> {
     const runners = [...this.runners.values()];
     this.runners.clear();
     await Promise.all(runners.map((runner) => runner.stop()));
@@ -263,7 +264,7 @@ class MemberRuntime {
     this.stopping ??= (async () => {
       clearInterval(this.timer);
       await this.ticking;
-      await this.stopAll('leaving');
+      await this.stopAll();
       await this.store.leave(this.key, this.member, this.sessionTimeoutMs).catch(() => undefined);
       await this.connection?.close();
       await this.store.close();
@@ -406,13 +407,8 @@ class PartitionRunner {
         this.member.emit({ kind: 'batch-failed', partition: this.partition, attempt, error: lastError });
         if (attempt === attempts) break;
         const wait = backoffDelay(attempt, { initialMs: definition.retry?.initialBackoffMs ?? 100, maxMs: definition.retry?.maxBackoffMs ?? 5_000 });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          this.abort.signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
+        // Cut short by stop(); the loop then sees `stopped`.
+        await sleep(wait, this.abort.signal).catch(() => undefined);
       }
     }
     return { kind: 'failed', error: lastError };
@@ -424,31 +420,17 @@ class PartitionRunner {
     const last = batch[batch.length - 1];
     if (last === undefined) return;
     const { client, release } = await store.checkout();
+    const context: BatchContext = { tx: client, stream: key.stream, group: key.group, partition: this.partition, generation: this.generation, member: this.member.member };
+    const apply = async (): Promise<void> => {
+      const records = this.recordsToApply(batch);
+      if (records.length > 0) await definition.handleBatch(records, context);
+    };
     try {
-      if (handle && definition.commit === 'after-batch') {
-        const records = this.recordsToApply(batch);
-        if (records.length > 0) await definition.handleBatch(records, {
-          tx: client,
-          stream: key.stream,
-          group: key.group,
-          partition: this.partition,
-          generation: this.generation,
-          member: this.member.member,
-        });
-        handle = false;
-      }
+      // after-batch: the handler runs before the transaction (each statement commits on its own).
+      const inTransaction = handle && definition.commit !== 'after-batch';
+      if (handle && !inTransaction) await apply();
       await client.query('BEGIN');
-      const records = handle ? this.recordsToApply(batch) : [];
-      if (records.length > 0) {
-        await definition.handleBatch(records, {
-          tx: client,
-          stream: key.stream,
-          group: key.group,
-          partition: this.partition,
-          generation: this.generation,
-          member: this.member.member,
-        });
-      }
+      if (inTransaction) await apply();
       await store.commitIn(client, key, this.member.member, this.partition, this.generation, last.offset);
       await client.query('COMMIT');
     } catch (error) {
