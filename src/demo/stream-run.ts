@@ -175,7 +175,7 @@ class StreamRun {
     const firstWave = new Set(created.slice(0, half).map((c) => c.id));
     const secondWave = sent.filter((e) => !firstWave.has(e.id)).length;
 
-    const caughtUp = await this.waitFor(this.groups, () => new Map(this.groups.map((g) => [g, sent.length])), 'consuming');
+    const caughtUp = await this.waitFor(this.groups, new Map(this.groups.map((g) => [g, sent.length])), 'consuming');
     const consumedSeconds = caughtUp ? (Date.now() - started) / 1000 : undefined;
     if (!caughtUp) problems.push(`the groups did not commit all ${sent.length} events within ${this.options.timeoutMs / 1000} s`);
 
@@ -201,7 +201,7 @@ class StreamRun {
     for (const row of reset) this.options.say(`reset ${replayGroup} partition ${row.partition}: committed ${row.committed ?? 'none'} → ${row.newCommitted}, ${replayPoint(row.restartAt)}`);
     const expected = expectedReplay(before.get(replayGroup) ?? [], restart);
     const replayStarted = Date.now();
-    const replayed = await this.waitFor([replayGroup], () => new Map([[replayGroup, sent.length + expected.size]]), `replaying ${replayGroup}`);
+    const replayed = await this.waitFor([replayGroup], new Map([[replayGroup, sent.length + expected.size]]), `replaying ${replayGroup}`);
     if (!replayed) problems.push(`${replayGroup} did not catch up after the reset within ${this.options.timeoutMs / 1000} s`);
     const statusAfter = await this.status();
     const after = await this.ledger.rows(replayGroup);
@@ -237,9 +237,8 @@ class StreamRun {
   }
 
   /** Until each group's ledger holds `applications` and every partition is committed to its end. */
-  private async waitFor(groups: readonly string[], want: () => ReadonlyMap<string, number>, label: string): Promise<boolean> {
+  private async waitFor(groups: readonly string[], target: ReadonlyMap<string, number>, label: string): Promise<boolean> {
     const deadline = Date.now() + this.options.timeoutMs;
-    const target = want();
     while (Date.now() < deadline && !this.interrupted.happened) {
       const counts = await this.ledger.counts();
       const text = groups.map((g) => `${g} ${counts.get(g)?.applications ?? 0}/${target.get(g) ?? 0}`).join(', ');

@@ -140,7 +140,7 @@ export async function streamsOverview(
     const [ends, firsts, groups] = await Promise.all([
       readAll((queue) => endOffset(connection, queue)),
       options.firstOffsets === true ? readAll((queue) => firstOffset(connection, queue)) : undefined,
-      Promise.all(streams.map(async (stream) => (store === undefined ? undefined : readGroups(store, stream, options)))),
+      Promise.all(streams.map(async (stream) => (store === undefined ? undefined : readGroups(store, stream)))),
     ]);
     return streams.map((stream, index) => {
       const streamEnds = ends[index] ?? [];
@@ -151,7 +151,7 @@ export async function streamsOverview(
         partitions: stream.partitions,
         ends: streamEnds.map((e) => e ?? null),
         ...(streamFirsts !== undefined && { firsts: streamFirsts.map((f) => f ?? null) }),
-        groups: rows === undefined ? null : rows.map((group) => groupOverview(stream, group, streamEnds)),
+        groups: rows === undefined ? null : rows.map((group) => groupOverview(stream, group, streamEnds, options.heartbeats === true)),
       };
     });
   } finally {
@@ -164,19 +164,18 @@ interface GroupRows {
   group: string;
   rows: PartitionState[];
   members: Array<{ member: string; heartbeatAgeMs: number }>;
-  heartbeats: boolean;
 }
 
-async function readGroups(store: GroupStore, stream: StreamPlan, options: OverviewOptions): Promise<GroupRows[]> {
+async function readGroups(store: GroupStore, stream: StreamPlan): Promise<GroupRows[]> {
   const found: GroupRows[] = [];
   for (const group of await store.groups(stream.name)) {
     const key: GroupKey = { stream: stream.name, group };
-    found.push({ group, rows: await store.partitions(key), members: await store.liveMembers(key), heartbeats: options.heartbeats === true });
+    found.push({ group, rows: await store.partitions(key), members: await store.liveMembers(key) });
   }
   return found;
 }
 
-function groupOverview(stream: StreamPlan, group: GroupRows, ends: ReadonlyArray<number | undefined>): GroupOverview {
+function groupOverview(stream: StreamPlan, group: GroupRows, ends: ReadonlyArray<number | undefined>, heartbeats: boolean): GroupOverview {
   const partitions = partitionStatuses(stream, group.rows, ends);
   const lags = partitions.map((p) => p.lag);
   const lag = lags.some((l) => l === null) ? null : lags.reduce<number>((sum, l) => sum + (l ?? 0), 0);
@@ -185,7 +184,7 @@ function groupOverview(stream: StreamPlan, group: GroupRows, ends: ReadonlyArray
     members: group.members.length,
     lag,
     partitions,
-    ...(group.heartbeats && { heartbeats: group.members.map((m) => ({ member: m.member, ageMs: m.heartbeatAgeMs })) }),
+    ...(heartbeats && { heartbeats: group.members.map((m) => ({ member: m.member, ageMs: m.heartbeatAgeMs })) }),
   };
 }
 
