@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { TopologyError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { loadConfig } from '../config.ts';
@@ -25,7 +25,7 @@ export function registerWorkerCommand(program: Command): void {
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .option('--metrics-port <port>', 'HTTP port for /metrics and /healthz (0 = off)', process.env.WARREN_METRICS_PORT ?? '0')
     .option('--shutdown-timeout <ms>', 'time in-flight jobs get to finish on SIGTERM', '10000')
-    .option('--table-prefix <prefix>', 'table prefix of the stream groups\' member and offset tables (also WARREN_STREAM_TABLE_PREFIX)', process.env.WARREN_STREAM_TABLE_PREFIX ?? 'warren_')
+    .addOption(new Option('--table-prefix <prefix>', "table prefix of the stream groups' member and offset tables").env('WARREN_STREAM_TABLE_PREFIX').default('warren_'))
     .action(async (modules: string[], flags: WorkerFlags) => {
       const metricsPort = integerFlag('--metrics-port', flags.metricsPort);
       const shutdownTimeoutMs = integerFlag('--shutdown-timeout', flags.shutdownTimeout);

@@ -150,7 +150,7 @@ function groupRefusalOf(group: NonNullable<ReplayRoute['group']>, headers: Heade
   if (failedBy !== undefined && failedBy !== group.name) {
     return `dead-lettered by group ${quote(failedBy)}, not by ${quote(group.name)} whose DLQ this is; not replayed (--to QUEUE sends it somewhere explicitly)`;
   }
-  if (partitionOf(group, headers) === undefined) {
+  if (deadLetterPartition(group, headers) === undefined) {
     const value = textOf(headers?.[STREAM_HEADERS.partition]);
     const what = value === undefined ? `no ${STREAM_HEADERS.partition} header` : `${STREAM_HEADERS.partition} ${quote(value)} is not a partition of ${quote(group.stream)} (0…${group.partitions - 1})`;
     return `${what}: cannot place it back in the stream`;
@@ -159,7 +159,7 @@ function groupRefusalOf(group: NonNullable<ReplayRoute['group']>, headers: Heade
 }
 
 /** The partition a group's dead letter came from, if it names one of the stream's. */
-function partitionOf(group: NonNullable<ReplayRoute['group']>, headers: Headers | undefined): number | undefined {
+function deadLetterPartition(group: NonNullable<ReplayRoute['group']>, headers: Headers | undefined): number | undefined {
   const text = textOf(headers?.[STREAM_HEADERS.partition]);
   if (text === undefined || !/^\d{1,9}$/.test(text)) return undefined;
   const partition = Number(text);
@@ -180,7 +180,7 @@ export function placementOf(route: ReplayRoute, headers: Headers | undefined): {
     return { routingKey: route.target.routingKey, headers: shardHeaders(key, [route.shards]) };
   }
   if (route.group === undefined) return { routingKey: route.target.routingKey, headers: {} };
-  const partition = partitionOf(route.group, headers);
+  const partition = deadLetterPartition(route.group, headers);
   if (partition === undefined) throw new ReplayTargetError('placementOf: a refused message has no placement');
   return { routingKey: partitionRoutingKey(partition), headers: { [STREAM_HEADERS.replayForGroup]: route.group.name } };
 }
